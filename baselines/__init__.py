@@ -1,0 +1,1 @@
+"""Built-in methods: recommenders, causal estimators and explainers."""

@@ -1,0 +1,121 @@
+"""Non-neural explainers: a fixed template and lexical retrieval of a training sentence."""
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import Any, Sequence
+
+import numpy as np
+
+from xrbench import aspects
+from xrbench.protocols import Explainer, Explanation
+from xrbench.references import references
+from xrbench.view import TrainView
+
+
+class Template(Explainer):
+    """"You may like {title}: it is known for its {a1} and {a2}." citing the item's top ``n_reasons``
+    attributes (e.g. genres) or, without attributes, the aspects most mentioned in its training reviews
+    (falling back to the most mentioned aspects overall)."""
+
+    needs = (("item_attributes", "text"),)
+
+    @classmethod
+    def default_params(cls) -> dict[str, Any]:
+        return {"n_reasons": 2}
+
+    def fit(self, view: TrainView) -> None:
+        n = self.params["n_reasons"]
+        attrs = view.item_attributes
+        refs = references(view.dataset, view.split)
+        self.top: list[list[str]] = []
+        if any(attrs):
+            counts = Counter(a for lst in attrs for a in lst)
+            # an item's rarest attributes first: they say more about it than "Drama"
+            self.top = [sorted(lst, key=lambda a: (counts[a], a))[:n] for lst in attrs]
+            self.fallback: list[str] = []
+        if refs is not None and not any(attrs):
+            vocab = frozenset(refs.vocabulary)
+            tr = view.train
+            per_item: dict[int, Counter[str]] = {}
+            for i, t in zip(tr["iidx"].to_numpy(), tr["text"].tolist()):
+                per_item.setdefault(int(i), Counter()).update(aspects.feature_mentions([t], vocab))
+            overall = sum(per_item.values(), Counter())
+            self.fallback = [f for f, _ in sorted(overall.items(), key=lambda x: (-x[1], x[0]))[:n]]
+            self.top = [[f for f, _ in sorted(per_item.get(i, Counter()).items(), key=lambda x: (-x[1], x[0]))[:n]]
+                        or self.fallback for i in range(view.n_items)]
+        self.titles = view.item_titles if "title" in view.dataset.items else None
+
+    def explain(self, users: Sequence[int], items: Sequence[int]) -> list[Explanation]:
+        out = []
+        for i in items:
+            reasons = self.top[i] if self.top else []
+            name = self.titles[i] if self.titles else "this item"
+            if not reasons:
+                text = f"You may like {name}."
+            elif len(reasons) == 1:
+                text = f"You may like {name}: it is known for its {reasons[0]}."
+            else:
+                text = f"You may like {name}: it is known for its {', '.join(reasons[:-1])} and {reasons[-1]}."
+            out.append(Explanation(text, tuple(reasons)))
+        return out
+
+
+class Retrieval(Explainer):
+    """The training sentence (a mined reference of the item's training reviews) closest to the user's
+    own training reviews, by TF-IDF cosine. Items without a training sentence get the sentence
+    closest to the user among all training sentences."""
+
+    needs = ("text",)
+
+    def fit(self, view: TrainView) -> None:
+        refs = references(view.dataset, view.split)
+        assert refs is not None
+        self.vocab = frozenset(refs.vocabulary)
+        train_rows = view.split.train
+        tr = view.train
+        sents: list[str] = []
+        item_of: list[int] = []
+        for pos, row in enumerate(train_rows):
+            tup = refs.by_row.get(int(row))
+            if tup is not None:
+                sents.append(tup.sentence)
+                item_of.append(int(tr["iidx"].iat[pos]))
+        self.sentences = sents
+        self.item_of = np.asarray(item_of)
+        # TF-IDF over training sentences and user profiles (all of a user's training review text)
+        docs = [aspects.tokens(s) for s in sents]
+        df = Counter(t for d in docs for t in set(d))
+        n_docs = max(len(docs), 1)
+        self.idf = {t: math.log((1 + n_docs) / (1 + c)) + 1 for t, c in df.items()}
+        self.sent_vecs = [self._vec(d) for d in docs]
+        profiles: dict[int, list[str]] = {}
+        for u, t in zip(tr["uidx"].to_numpy(), tr["text"].tolist()):
+            if isinstance(t, str):
+                profiles.setdefault(int(u), []).extend(aspects.tokens(t))
+        self.profiles = {u: self._vec(toks) for u, toks in profiles.items()}
+        self.by_item: dict[int, list[int]] = {}
+        for k, i in enumerate(item_of):
+            self.by_item.setdefault(i, []).append(k)
+
+    def _vec(self, toks: list[str]) -> dict[str, float]:
+        tf = Counter(t for t in toks if t in self.idf)
+        v = {t: c * self.idf[t] for t, c in tf.items()}
+        norm = math.sqrt(sum(x * x for x in v.values())) or 1.0
+        return {t: x / norm for t, x in v.items()}
+
+    @staticmethod
+    def _cos(a: dict[str, float], b: dict[str, float]) -> float:
+        if len(a) > len(b):
+            a, b = b, a
+        return sum(x * b.get(t, 0.0) for t, x in a.items())
+
+    def explain(self, users: Sequence[int], items: Sequence[int]) -> list[Explanation]:
+        out = []
+        for u, i in zip(users, items):
+            cands = self.by_item.get(int(i)) or range(len(self.sentences))
+            prof = self.profiles.get(int(u), {})
+            best = max(cands, key=lambda k: (self._cos(prof, self.sent_vecs[k]), -k))
+            text = self.sentences[best]
+            out.append(Explanation(text, tuple(sorted(self.vocab.intersection(text.split())))))
+        return out

@@ -1,0 +1,94 @@
+"""The Python API: a suite in one call, or a Cornac-style :class:`Experiment`.
+
+>>> import xrbench
+>>> records = xrbench.run(suite="quick", out="results")                  # doctest: +SKIP
+>>> exp = xrbench.Experiment(datasets=["ml-100k"], recommenders=["bias", "biased-mf"], seeds=[0, 1])
+>>> exp.run("results")                                                    # doctest: +SKIP
+>>> print(exp.leaderboard())                                              # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from .data.catalog import DataPaths
+from .errors import XRBenchError
+from .leaderboard import leaderboard as render_leaderboard
+from .records import RunRecord
+from .registry import load_plugin_file
+from .runner import Outcome, Runner
+from .specs import DatasetSpec, MethodSpec, RunSpec, Suite, load_suite
+
+log = logging.getLogger("xrbench")
+
+
+def _method(kind: str, m: Any) -> MethodSpec:
+    if isinstance(m, str):
+        return MethodSpec(kind, m)
+    name, params = m
+    return MethodSpec(kind, name, tuple(sorted(params.items())))
+
+
+def _dataset(d: Any) -> DatasetSpec:
+    if isinstance(d, str):
+        return DatasetSpec(d)
+    name, params = d
+    return DatasetSpec(name, tuple(sorted(params.items())))
+
+
+@dataclass
+class Experiment:
+    """Datasets × methods × seeds, run and scored like a suite."""
+
+    datasets: Sequence[Any]
+    recommenders: Sequence[Any] = ()
+    explainers: Sequence[Any] = ()
+    estimators: Sequence[Any] = ()
+    seeds: Sequence[int] = (0,)
+    metrics: dict[str, Sequence[str]] = field(default_factory=dict)
+    split: str = "random"
+    k: int = 10
+    sample: int | None = 500
+    out: Path | None = None
+
+    def suite(self) -> Suite:
+        methods = ([_method("recommender", m) for m in self.recommenders] +
+                   [_method("explainer", m) for m in self.explainers] +
+                   [_method("estimator", m) for m in self.estimators])
+        if not methods:
+            raise XRBenchError("an experiment needs at least one recommender, explainer or estimator")
+        return Suite("experiment", tuple(_dataset(d) for d in self.datasets), tuple(methods), tuple(self.seeds),
+                     tuple((t, tuple(k)) for t, k in self.metrics.items()), self.split, self.k, self.sample)
+
+    def run(self, out: str | Path = "results", **kw: Any) -> list[RunRecord]:
+        self.out = Path(out)
+        return run(self.suite(), out=out, **kw)
+
+    def leaderboard(self, fmt: str = "md") -> str:
+        if self.out is None:
+            raise XRBenchError("run the experiment first")
+        return render_leaderboard(self.out, fmt)
+
+
+def run_specs(specs: list[RunSpec], *, out: str | Path = "results", device: str = "auto",
+              data_path: Sequence[str] | None = None, overwrite: str = "never", strict: bool = False,
+              allow_download: bool = True, progress: bool = True) -> list[Outcome]:
+    single = specs[0].dataset.name if len({s.dataset.name for s in specs}) == 1 and strict else None
+    paths = DataPaths.from_args(list(data_path or []), single_dataset=single, allow_download=allow_download)
+    return Runner(Path(out), device=device, paths=paths, overwrite=overwrite, strict=strict).run(specs, progress)
+
+
+def run(suite: str | Path | Suite = "quick", *, out: str | Path = "results", seeds: Sequence[int] | None = None,
+        device: str = "auto", data_path: Sequence[str] | None = None, overwrite: str = "never",
+        plugins: Sequence[str | Path] = (), progress: bool = True) -> list[RunRecord]:
+    """Run a suite (a built-in name, a YAML path or a :class:`Suite`); returns the records."""
+    for p in plugins:
+        load_plugin_file(p)
+    s = suite if isinstance(suite, Suite) else load_suite(str(suite))
+    if seeds is not None:
+        s = Suite(s.name, s.datasets, s.methods, tuple(seeds), s.metrics, s.split, s.k, s.sample)
+    outcomes = run_specs(s.runs(), out=out, device=device, data_path=data_path, overwrite=overwrite,
+                         progress=progress)
+    return [o.record for o in outcomes if o.record is not None]

@@ -1,0 +1,47 @@
+"""The built-in names, registered lazily ("module:attr"): nothing heavy is imported until used."""
+from __future__ import annotations
+
+from .registry import register_lazy
+
+_DATASETS = {
+    "ml-100k": ("xrbench.data.movielens:load", "MovieLens-100K ratings, genres, user demographics", "rating"),
+    "amazon-2014-5core": ("xrbench.data.amazon:load_2014", "Amazon reviews 2014 5-core (default category "
+                          "Musical_Instruments)", "rating"),
+    "amazon-2018-5core": ("xrbench.data.amazon:load_2018", "Amazon reviews 2018 5-core", "rating"),
+    "amazon-2023": ("xrbench.data.amazon:load_2023", "Amazon reviews 2023 (JSONL)", "rating"),
+    "ml100k-semisynth": ("xrbench.data.semisynth:load", "semi-synthetic CATE benchmark on ML-100K covariates "
+                         "(spec v1)", "causal"),
+}
+_RECOMMENDERS = {
+    "global-mean": ("xrbench.baselines.recommenders:GlobalMean", "the mean training rating"),
+    "bias": ("xrbench.baselines.recommenders:Bias", "user + item baseline predictor (Koren 2010)"),
+    "biased-mf": ("xrbench.baselines.mf:BiasedMF", "biased matrix factorisation, PyTorch, early stopping"),
+    "item-knn": ("xrbench.baselines.recommenders:ItemKNN", "item kNN over baseline residuals"),
+    "most-pop": ("xrbench.baselines.recommenders:MostPop", "most popular unseen items (ranking only)"),
+}
+_EXPLAINERS = {
+    "template": ("xrbench.baselines.explainers:Template", "fixed sentence citing the item's top attributes/aspects"),
+    "retrieval": ("xrbench.baselines.explainers:Retrieval", "training sentence of the item closest to the user "
+                  "(lexical TF-IDF)"),
+}
+_ESTIMATORS = {
+    "zero-effect": ("xrbench.baselines.estimators:ZeroEffect", "reference row: tau_hat = 0"),
+    "constant-ate": ("xrbench.baselines.estimators:ConstantATE", "reference row: one regression-adjusted ATE "
+                     "for everyone"),
+    "naive-difference": ("xrbench.baselines.estimators:NaiveDifference", "reference row: difference of means"),
+    "ipw": ("xrbench.baselines.estimators:IPW", "inverse propensity weighting (Hajek), logistic propensity"),
+    "s-learner": ("xrbench.baselines.econml_estimators:SLearner", "EconML S-learner, HistGradientBoosting"),
+    "t-learner": ("xrbench.baselines.econml_estimators:TLearner", "EconML T-learner, HistGradientBoosting"),
+    "x-learner": ("xrbench.baselines.econml_estimators:XLearner", "EconML X-learner, HistGradientBoosting"),
+    "dr-learner": ("xrbench.baselines.econml_estimators:DRLearner", "EconML DR-learner, propensity trimming"),
+    "linear-dml": ("xrbench.baselines.econml_estimators:LinearDML", "EconML LinearDML, HistGradientBoosting"),
+    "causal-forest-dml": ("xrbench.baselines.econml_estimators:CausalForestDML", "EconML CausalForestDML"),
+}
+
+for _name, (_target, _desc, _task) in _DATASETS.items():
+    register_lazy("dataset", _name, _target, description=_desc, task=_task)
+for _kind, _table in (("recommender", _RECOMMENDERS), ("explainer", _EXPLAINERS), ("estimator", _ESTIMATORS)):
+    for _name, (_target, _desc) in _table.items():
+        register_lazy(_kind, _name, _target, description=_desc)
+
+import xrbench.metrics as _metrics  # noqa: E402,F401  (metrics register themselves on import)

@@ -1,0 +1,243 @@
+"""The ``xrbench`` command: a thin layer over the Python API.
+
+Every user error ends in one line ``xrbench: error: ...`` on stderr and exit status 2, no traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from .errors import XRBenchError
+
+log = logging.getLogger("xrbench")
+
+
+def _params(values: Sequence[str] | None) -> dict[str, Any]:
+    import yaml
+
+    out: dict[str, Any] = {}
+    for v in values or []:
+        k, sep, raw = v.partition("=")
+        if not sep or not k:
+            raise XRBenchError(f"--param expects KEY=VALUE, got '{v}'")
+        out[k] = yaml.safe_load(raw)
+    return out
+
+
+def _write_leaderboards(out: Path) -> str:
+    from .data.io import atomic_write_text
+    from .leaderboard import leaderboard
+
+    md = leaderboard(out, "md")
+    atomic_write_text(out / "leaderboard.md", md)
+    atomic_write_text(out / "leaderboard.csv", leaderboard(out, "csv"))
+    return md
+
+
+def cmd_run(a: argparse.Namespace) -> int:
+    from .api import run_specs
+    from .registry import load_plugin_file
+    from .specs import DatasetSpec, MethodSpec, RunSpec, Suite, load_suite
+
+    for p in a.plugin or []:
+        load_plugin_file(p)
+    adhoc = [(k, getattr(a, k)) for k in ("recommender", "explainer", "estimator") if getattr(a, k)]
+    if a.suite and (a.dataset or adhoc):
+        raise XRBenchError("use either --suite or --dataset with --recommender/--explainer/--estimator, not both")
+    params = _params(a.param)
+    if a.suite or not (a.dataset or adhoc):
+        suite = load_suite(a.suite or "quick")
+        if a.seeds is not None:
+            suite = Suite(suite.name, suite.datasets, suite.methods, tuple(a.seeds), suite.metrics, suite.split,
+                          suite.k, None if a.full else suite.sample)
+        elif a.full:
+            suite = Suite(suite.name, suite.datasets, suite.methods, suite.seeds, suite.metrics, suite.split,
+                          suite.k, None)
+        specs, strict = suite.runs(), False
+    else:
+        if not a.dataset or not adhoc:
+            raise XRBenchError("an ad-hoc run needs --dataset and at least one of --recommender, --explainer, "
+                               "--estimator")
+        dparams = tuple(sorted(_params(a.dataset_param).items()))
+        methods = [MethodSpec(kind, n, tuple(sorted(params.items()))) for kind, names in adhoc for n in names]
+        specs = [RunSpec(DatasetSpec(d, dparams), m, s, tuple(a.metrics) if a.metrics else None, a.split, 10,
+                         None if a.full else a.sample)
+                 for d in a.dataset for m in methods for s in (a.seeds if a.seeds is not None else [0])]
+        strict = True
+    out = Path(a.out)
+    outcomes = run_specs(specs, out=out, device=a.device, data_path=a.data_path, overwrite=a.overwrite,
+                         strict=strict, allow_download=not a.no_download, progress=not a.quiet)
+    ran = sum(o.action == "ran" for o in outcomes)
+    reused = sum(o.action == "reused" for o in outcomes)
+    skipped = sum(o.action == "skipped" for o in outcomes)
+    failed = [o for o in outcomes if o.record is not None and o.record.status != "ok"]
+    log.info("%d run(s) done, %d reused from %s, %d skipped, %d failed", ran, reused, out, skipped, len(failed))
+    if any(o.record is not None for o in outcomes):
+        md = _write_leaderboards(out)
+        if not a.quiet:
+            print(md)
+        log.info("leaderboard written to %s and %s", out / "leaderboard.md", out / "leaderboard.csv")
+    if failed:
+        for o in failed:
+            print(f"xrbench: run failed: {o.spec.dataset.label} {o.spec.method.label} seed {o.spec.seed}: "
+                  f"{o.record.error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_list(a: argparse.Namespace) -> int:
+    from .registry import KINDS, describe, load_plugin_file
+
+    for p in a.plugin or []:
+        load_plugin_file(p)
+    if a.kind and a.kind not in KINDS:
+        import difflib
+        close = difflib.get_close_matches(a.kind, KINDS, n=1)
+        raise XRBenchError(f"unknown kind '{a.kind}'" + (f"; did you mean '{close[0]}'?" if close else "")
+                           + f" Kinds: {', '.join(KINDS)}")
+    table = describe([a.kind] if a.kind else KINDS)
+    if a.json:
+        print(json.dumps(table, indent=2, default=str))
+        return 0
+    for kind, rows in table.items():
+        print(f"{kind}s:")
+        for r in rows:
+            desc = r.get("description") or r.get("task", "")
+            print(f"  {r['name']:<22} {desc}")
+    return 0
+
+
+def cmd_data_inspect(a: argparse.Namespace) -> int:
+    from .data.catalog import DataPaths, load_dataset
+
+    paths = DataPaths.from_args([a.path] if a.path else None, single_dataset=a.name,
+                                allow_download=not a.no_download)
+    ds = load_dataset(a.name, _params(a.param), paths)
+    if not hasattr(ds, "inspect"):
+        raise XRBenchError(f"'{a.name}' is a generated causal task; it has no interactions to inspect")
+    info = ds.inspect()
+    if a.json:
+        print(json.dumps(info, indent=2))
+    else:
+        for k, v in info.items():
+            print(f"{k:>20}: {v}")
+    return 0
+
+
+def cmd_leaderboard(a: argparse.Namespace) -> int:
+    from .data.io import atomic_write_text
+    from .leaderboard import leaderboard
+
+    text = leaderboard(Path(a.results), a.format)
+    if a.output:
+        atomic_write_text(Path(a.output), text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_rescore(a: argparse.Namespace) -> int:
+    from .runner import rescore
+
+    n = rescore(Path(a.results))
+    print(f"rescored {a.results}: {n} record(s) changed")
+    return 0
+
+
+def cmd_score(a: argparse.Namespace) -> int:
+    from .textscore import score_files
+
+    print(json.dumps(score_files(Path(a.hyp), Path(a.ref), Path(a.features) if a.features else None,
+                                 a.protocol, a.lowercase), indent=2 if not a.json else None))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    p = argparse.ArgumentParser(prog="xrbench", description="Benchmark harness for explainable recommendation.")
+    p.add_argument("--version", action="version", version=f"xrbench {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="run a suite, or one dataset with some methods")
+    r.add_argument("--suite", help="a built-in suite (quick, causal) or a YAML file")
+    r.add_argument("--dataset", nargs="+", help="ad hoc: dataset name(s)")
+    r.add_argument("--dataset-param", action="append", metavar="K=V", help="ad hoc: a dataset parameter")
+    r.add_argument("--recommender", nargs="+")
+    r.add_argument("--explainer", nargs="+")
+    r.add_argument("--estimator", nargs="+")
+    r.add_argument("--param", action="append", metavar="K=V", help="ad hoc: a method parameter")
+    r.add_argument("--metrics", nargs="+", help="ad hoc: metric keys (default: the task's defaults)")
+    r.add_argument("--split", default="random", choices=["random", "leave-last-out"])
+    r.add_argument("--sample", type=int, default=500, help="explanation pairs per run (default 500)")
+    r.add_argument("--full", action="store_true", help="explain every test pair instead of a sample")
+    r.add_argument("--seeds", type=int, nargs="+")
+    r.add_argument("--out", default="results", help="results folder (default: results)")
+    r.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    r.add_argument("--data-path", action="append", metavar="[NAME=]PATH",
+                   help="a dataset file/folder, or a data root like shared/data (repeatable)")
+    r.add_argument("--overwrite", default="never", choices=["never", "always", "failed"])
+    r.add_argument("--plugin", action="append", metavar="FILE.py", help="import a local plugin file")
+    r.add_argument("--no-download", action="store_true", help="never download datasets")
+    r.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no leaderboard on stdout")
+    r.set_defaults(fn=cmd_run)
+
+    ls = sub.add_parser("list", help="list registered datasets, methods and metrics")
+    ls.add_argument("kind", nargs="?", help="dataset, recommender, estimator, explainer or metric")
+    ls.add_argument("--json", action="store_true")
+    ls.add_argument("--plugin", action="append", metavar="FILE.py")
+    ls.set_defaults(fn=cmd_list)
+
+    d = sub.add_parser("data", help="dataset tools")
+    dsub = d.add_subparsers(dest="data_command", required=True)
+    di = dsub.add_parser("inspect", help="load a dataset and print its summary")
+    di.add_argument("name")
+    di.add_argument("--path", help="the dataset's file or folder")
+    di.add_argument("--param", action="append", metavar="K=V", help="a dataset parameter (e.g. category=...)")
+    di.add_argument("--json", action="store_true")
+    di.add_argument("--no-download", action="store_true")
+    di.set_defaults(fn=cmd_data_inspect)
+
+    lb = sub.add_parser("leaderboard", help="tables from a results folder")
+    lb.add_argument("results")
+    lb.add_argument("--format", default="md", choices=["md", "csv"])
+    lb.add_argument("--output", help="write to this file (atomically) instead of stdout")
+    lb.set_defaults(fn=cmd_leaderboard)
+
+    rs = sub.add_parser("rescore", help="recompute metrics from the saved per-unit outputs")
+    rs.add_argument("results")
+    rs.set_defaults(fn=cmd_rescore)
+
+    sc = sub.add_parser("score", help="score explanation files against references")
+    sc.add_argument("--hyp", required=True, help="one explanation per line, or JSONL with a 'text' field")
+    sc.add_argument("--ref", required=True, help="same format, same number of rows")
+    sc.add_argument("--features", help="JSONL: per-row {'feature': ...}; optional {'vocabulary': [...]} line")
+    sc.add_argument("--protocol", default="nlg4rs", choices=["nlg4rs", "standard"])
+    sc.add_argument("--lowercase", action="store_true")
+    sc.add_argument("--json", action="store_true", help="one-line JSON")
+    sc.set_defaults(fn=cmd_score)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="xrbench: %(message)s", stream=sys.stderr)
+    try:
+        return int(args.fn(args) or 0)
+    except XRBenchError as exc:
+        print(f"xrbench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("xrbench: interrupted; completed records are kept, rerun the same command to resume",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

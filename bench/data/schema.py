@@ -1,0 +1,88 @@
+"""The one in-memory form every loader produces."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: What a method can declare it needs; the runner checks these before fitting.
+CAPABILITIES = ("ratings", "text", "item_attributes", "user_attributes", "treatment")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Interactions plus optional item and user side information.
+
+    ``interactions`` columns: ``user``, ``item`` (str ids), ``rating`` (float), ``timestamp`` (int,
+    seconds), and when the source has them ``text`` and ``summary`` (str or None). Rows are sorted by
+    (user, item) so that a split depends only on the data, never on the file's row order.
+    ``items``: indexed by item id; ``title`` (str), ``attributes`` (list of str, e.g. genres),
+    ``year`` (float, NaN when unknown). ``users``: indexed by user id; e.g. ``age``, ``gender``,
+    ``occupation``.
+    """
+
+    name: str
+    interactions: pd.DataFrame
+    items: pd.DataFrame
+    users: pd.DataFrame
+    rating_min: float
+    rating_max: float
+    source: str
+    file_hash: str
+    card: dict[str, Any] = field(default_factory=dict)
+    stats: dict[str, int] = field(default_factory=dict)
+
+    # -- index maps -------------------------------------------------------------------------------
+    @property
+    def user_ids(self) -> np.ndarray:
+        return np.asarray(sorted(set(self.interactions["user"]) | set(self.users.index)), dtype=object)
+
+    @property
+    def item_ids(self) -> np.ndarray:
+        return np.asarray(sorted(set(self.interactions["item"]) | set(self.items.index)), dtype=object)
+
+    def capabilities(self) -> frozenset[str]:
+        caps = {"ratings"}
+        if "text" in self.interactions and self.interactions["text"].notna().any():
+            caps.add("text")
+        if "attributes" in self.items and self.items["attributes"].map(bool).any():
+            caps.add("item_attributes")
+        if len(self.users.columns) and len(self.users):
+            caps.add("user_attributes")
+        return frozenset(caps)
+
+    def inspect(self) -> dict[str, Any]:
+        """The summary ``xrbench data inspect`` prints."""
+        inter = self.interactions
+        return {
+            "name": self.name,
+            "source": self.source,
+            "file_hash": self.file_hash,
+            "interactions": int(len(inter)),
+            "users": int(inter["user"].nunique()),
+            "items": int(inter["item"].nunique()),
+            "duplicates_dropped": int(self.stats.get("duplicates_dropped", 0)),
+            "missing_text": int(self.stats.get("missing_text", 0)),
+            "rating_min": float(inter["rating"].min()),
+            "rating_max": float(inter["rating"].max()),
+            "rating_scale": [self.rating_min, self.rating_max],
+            "capabilities": sorted(self.capabilities()),
+        }
+
+
+def finalize(name: str, inter: pd.DataFrame, items: pd.DataFrame | None, users: pd.DataFrame | None, *,
+             rating_min: float, rating_max: float, source: str, file_hash: str, card: dict[str, Any],
+             stats: dict[str, int]) -> Dataset:
+    """Sort interactions canonically and fill empty side tables."""
+    inter = inter.sort_values(["user", "item"], kind="mergesort").reset_index(drop=True)
+    for col in ("text", "summary"):  # missing text is None (pandas 3 would otherwise store NaN floats)
+        if col in inter:
+            inter[col] = pd.Series([v if isinstance(v, str) else None for v in inter[col]], dtype=object)
+    if items is None:
+        items = pd.DataFrame(index=pd.Index(sorted(inter["item"].unique()), name="item"))
+    if users is None:
+        users = pd.DataFrame(index=pd.Index(sorted(inter["user"].unique()), name="user"))
+    return Dataset(name=name, interactions=inter, items=items, users=users, rating_min=rating_min,
+                   rating_max=rating_max, source=source, file_hash=file_hash, card=card, stats=stats)

@@ -1,0 +1,125 @@
+"""The three method kinds, as abstract base classes a plugin subclasses.
+
+Each declares ``needs``: the dataset capabilities it requires (``ratings``, ``text``,
+``item_attributes``, ``user_attributes``, ``treatment``). A tuple inside ``needs`` means "any of
+these". The runner checks ``needs`` against the dataset before fitting and refuses an incompatible
+pair with one clear message.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+
+from .errors import IncompatibleError
+from .view import TrainView
+
+Needs = tuple["str | tuple[str, ...]", ...]
+
+
+def check_needs(kind: str, name: str, needs: Needs, have: frozenset[str], dataset: str) -> None:
+    for need in needs:
+        options = (need,) if isinstance(need, str) else tuple(need)
+        if not any(o in have for o in options):
+            what = " or ".join(o.replace("_", " ") for o in options)
+            raise IncompatibleError(
+                f"{kind} '{name}' needs {what}, which dataset '{dataset}' does not have "
+                f"(it has: {', '.join(sorted(have))}); pick a dataset with {what} or another {kind}")
+
+
+class Method(ABC):
+    needs: ClassVar[Needs] = ()
+
+    def __init__(self, **params: Any) -> None:
+        unknown = set(params) - set(self.default_params())
+        if unknown:
+            from .errors import XRBenchError
+            raise XRBenchError(f"{type(self).__name__}: unknown parameter(s) {sorted(unknown)}; "
+                               f"known: {sorted(self.default_params())}")
+        self.params = {**self.default_params(), **params}
+
+    @classmethod
+    def default_params(cls) -> dict[str, Any]:
+        return {}
+
+    def bind(self, view: TrainView) -> None:
+        """Called by the runner before ``fit``: gives the base class's helpers the training view."""
+        self._view = view
+
+    @property
+    def view(self) -> TrainView:
+        v = getattr(self, "_view", None)
+        if v is None:
+            raise RuntimeError(f"{type(self).__name__} used before bind()/fit()")
+        return v
+
+
+class Recommender(Method):
+    """Fit on a train split; predict ratings for (user, item) index pairs; rank top-K unseen items."""
+
+    needs: ClassVar[Needs] = ("ratings",)
+    #: False for ranking-only methods (e.g. most-pop): rating metrics are then "not applicable".
+    predicts_ratings: ClassVar[bool] = True
+
+    @abstractmethod
+    def fit(self, view: TrainView) -> None: ...
+
+    @abstractmethod
+    def predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray: ...
+
+    def scores(self, users: np.ndarray) -> np.ndarray:
+        """Scores of every item for each user, shape (len(users), n_items). Override for speed."""
+        n_items = self.view.n_items
+        uu = np.repeat(users, n_items)
+        ii = np.tile(np.arange(n_items), len(users))
+        return self.predict(uu, ii).reshape(len(users), n_items)
+
+    def rank(self, users: np.ndarray, k: int = 10, exclude_seen: bool = True) -> np.ndarray:
+        """Top-``k`` item indices per user (ties broken by item index), seen items excluded."""
+        out = np.empty((len(users), k), dtype=np.int64)
+        for start in range(0, len(users), 256):
+            block = users[start:start + 256]
+            s = np.asarray(self.scores(block), dtype=np.float64).copy()
+            if exclude_seen:
+                for r, u in enumerate(block):
+                    s[r, self.view.seen[u]] = -np.inf
+            # stable descending order: sort by (-score, item index)
+            top = np.argsort(-s, axis=1, kind="stable")[:, :k]
+            out[start:start + len(block)] = top
+        return out
+
+
+@dataclass(frozen=True)
+class Explanation:
+    text: str
+    reasons: tuple[str, ...] = ()
+
+
+class Explainer(Method):
+    """Fit on a train split; explain a batch of (user, item) index pairs."""
+
+    needs: ClassVar[Needs] = ("ratings",)
+
+    @abstractmethod
+    def fit(self, view: TrainView) -> None: ...
+
+    @abstractmethod
+    def explain(self, users: Sequence[int], items: Sequence[int]) -> list[Explanation]: ...
+
+
+class CausalEstimator(Method):
+    """Fit on covariates X, binary treatment T and outcome Y; estimate per-unit effects."""
+
+    needs: ClassVar[Needs] = ("treatment",)
+
+    @abstractmethod
+    def fit(self, X: np.ndarray, T: np.ndarray, Y: np.ndarray, seed: int) -> None: ...
+
+    @abstractmethod
+    def effect(self, X: np.ndarray) -> np.ndarray: ...
+
+    def ate_interval(self, X: np.ndarray, alpha: float = 0.05) -> tuple[float, float] | None:
+        """A (1 - alpha) interval for the ATE over X, or None when the estimator has none."""
+        return None

@@ -1,0 +1,131 @@
+"""Popularity bias and user-group gaps of recommendation lists (metrics.md, "Bias").
+
+phi(i) = train interactions of item i; L_u = the user's top-K list; head = the most popular items
+covering 80% of train interactions (tail = the rest)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .base import MetricValue, NotApplicable, metric
+from .outputs import RecOutputs
+from .ranking import per_user_ndcg
+
+N_BOOT = 1000
+
+
+def tail_items(item_counts: dict[str, int], head_share: float = 0.8) -> set[str]:
+    items = sorted(item_counts, key=lambda i: (-item_counts[i], i))
+    counts = np.array([item_counts[i] for i in items], dtype=float)
+    total = counts.sum()
+    if total == 0:
+        return set(items)
+    n_head = int(np.searchsorted(np.cumsum(counts) / total, head_share) + 1)
+    return set(items[n_head:])
+
+
+@metric("arp", task="recommend", group="popularity bias", rankable=False)
+def arp(out: RecOutputs) -> float:
+    """`arp` = mean_u mean_{i in L_u} phi(i)."""
+    return float(np.mean([np.mean([out.item_counts.get(i, 0) for i in L]) for L in out.topk.values() if L]))
+
+
+@metric("aplt", task="recommend", group="popularity bias")
+def aplt(out: RecOutputs) -> float:
+    """`aplt` = mean_u |L_u ∩ tail| / K; head = most popular items covering 80% of train interactions."""
+    tail = tail_items(out.item_counts)
+    return float(np.mean([len(tail.intersection(L)) / out.k for L in out.topk.values()]))
+
+
+@metric("gini", task="recommend", group="popularity bias", lower_is_better=True)
+def gini(out: RecOutputs) -> float:
+    """`gini` (↓) of item exposure counts over all items (items never recommended count 0)."""
+    exposure = dict.fromkeys(out.item_counts, 0)
+    for L in out.topk.values():
+        for i in L:
+            exposure[i] = exposure.get(i, 0) + 1
+    x = np.sort(np.array(list(exposure.values()), dtype=float))
+    n = len(x)
+    if n == 0 or x.sum() == 0:
+        return 0.0
+    return float((2 * np.arange(1, n + 1) - n - 1).dot(x) / (n * x.sum()))
+
+
+@metric("coverage", task="recommend", group="popularity bias")
+def coverage(out: RecOutputs) -> float:
+    """`coverage` = |∪ L_u| / |I|."""
+    return len({i for L in out.topk.values() for i in L}) / len(out.item_counts)
+
+
+@metric("poplift", task="recommend", group="popularity bias", rankable=False)
+def poplift(out: RecOutputs) -> float:
+    """`poplift` = (GAP_rec - GAP_profile) / GAP_profile, GAP = mean over users of the mean phi of the
+    items in the list (rec) or in the train profile (profile)."""
+    users = [u for u in out.topk if u in out.profile_pop and out.topk[u]]
+    gap_rec = np.mean([np.mean([out.item_counts.get(i, 0) for i in out.topk[u]]) for u in users])
+    gap_prof = np.mean([out.profile_pop[u] for u in users])
+    return float((gap_rec - gap_prof) / gap_prof)
+
+
+def _gap(per_user: dict[str, float], group_of: dict[str, str], a: str, b: str, agg, seed: int,
+         label: str) -> MetricValue:
+    ua = [u for u in per_user if group_of.get(u) == a]
+    ub = [u for u in per_user if group_of.get(u) == b]
+    if not ua or not ub:
+        raise NotApplicable(f"no users in group {a!r} or {b!r}")
+    va = np.array([per_user[u] for u in ua])
+    vb = np.array([per_user[u] for u in ub])
+    value = agg(va) - agg(vb)
+    rng = np.random.default_rng(seed)
+    boots = np.array([agg(rng.choice(va, len(va))) - agg(rng.choice(vb, len(vb))) for _ in range(N_BOOT)])
+    lo, hi = np.percentile(boots, [2.5, 97.5])
+    return MetricValue(float(value), (float(lo), float(hi)),
+                       f"{label}: group a = {a} ({len(ua)} users), group b = {b} ({len(ub)} users); "
+                       f"stratified bootstrap over users, {N_BOOT} resamples")
+
+
+def _per_user_squared_error(out: RecOutputs) -> dict[str, tuple[float, int]]:
+    p = out.clipped_predictions()
+    acc: dict[str, list[float]] = {}
+    for u, e in zip(out.users, (p - out.ratings) ** 2):
+        acc.setdefault(u, []).append(e)
+    return acc
+
+
+def _rmse_gap(out: RecOutputs, attr: str, a: str, b: str) -> MetricValue:
+    groups = {u: g.get(attr) for u, g in out.user_groups.items()}
+    if not any(groups.values()):
+        raise NotApplicable(f"the dataset has no user attribute '{attr.removesuffix('_group')}'")
+    se = _per_user_squared_error(out)
+    # Bootstrap users; RMSE of a group pools its users' squared errors.
+    sums = {u: (float(np.sum(v)), len(v)) for u, v in se.items()}
+    keys = list(sums)
+    idx = {u: k for k, u in enumerate(keys)}
+    tot = np.array([sums[u][0] for u in keys])
+    cnt = np.array([sums[u][1] for u in keys])
+    per_user = {u: float(idx[u]) for u in keys}  # carry the index through the resampling
+
+    def agg(ix: np.ndarray) -> float:
+        ix = ix.astype(int)
+        return float(np.sqrt(tot[ix].sum() / cnt[ix].sum()))
+    return _gap(per_user, groups, a, b, agg, out.seed, f"rmse gap by {attr}")
+
+
+@metric("rmse_gap_gender", task="recommend", group="user-group gaps", rankable=False)
+def rmse_gap_gender(out: RecOutputs) -> MetricValue:
+    """`rmse_gap_gender` = rmse(group a = M) - rmse(group b = F), bootstrap 95% interval over users."""
+    return _rmse_gap(out, "gender", "M", "F")
+
+
+@metric("rmse_gap_age", task="recommend", group="user-group gaps", rankable=False)
+def rmse_gap_age(out: RecOutputs) -> MetricValue:
+    """`rmse_gap_age` = rmse(age < 25) - rmse(age >= 25), bootstrap 95% interval over users."""
+    return _rmse_gap(out, "age_group", "<25", ">=25")
+
+
+@metric("ndcg_gap_gender", task="recommend", group="user-group gaps", rankable=False)
+def ndcg_gap_gender(out: RecOutputs) -> MetricValue:
+    """`ndcg_gap_gender` = ndcg@10(M) - ndcg@10(F), bootstrap 95% interval over users."""
+    groups = {u: g.get("gender") for u, g in out.user_groups.items()}
+    if not any(groups.values()):
+        raise NotApplicable("the dataset has no user attribute 'gender'")
+    return _gap(per_user_ndcg(out, out.k), groups, "M", "F", np.mean, out.seed, "ndcg@10 gap by gender")

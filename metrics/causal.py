@@ -1,0 +1,35 @@
+"""Causal estimators against semi-synthetic ground truth (metrics.md, "Causal estimators")."""
+from __future__ import annotations
+
+import numpy as np
+
+from .base import NotApplicable, metric
+from .outputs import CausalOutputs
+
+
+@metric("pehe", task="estimate", group="estimation", lower_is_better=True)
+def pehe(out: CausalOutputs) -> float:
+    """`pehe` (↓) = sqrt(mean((tau_hat(x) - tau(x))^2))."""
+    return float(np.sqrt(np.mean((out.tau_hat - out.tau) ** 2)))
+
+
+@metric("ate_abs_bias", task="estimate", group="estimation", lower_is_better=True)
+def ate_abs_bias(out: CausalOutputs) -> float:
+    """`ate_abs_bias` (↓) = |mean tau_hat - mean tau|."""
+    return float(abs(out.tau_hat.mean() - out.tau.mean()))
+
+
+@metric("ci_coverage", task="estimate", group="estimation")
+def ci_coverage(out: CausalOutputs) -> float:
+    """`ci_coverage`: 1 when this replication's 95% ATE interval covers the true ATE, else 0; its mean
+    over replications (seeds) is the share the spec defines. Only for estimators with intervals."""
+    if out.ate_interval is None:
+        raise NotApplicable("the estimator gives no ATE interval")
+    lo, hi = out.ate_interval
+    return float(lo <= out.tau.mean() <= hi)
+
+
+@metric("policy_regret", task="estimate", group="estimation", lower_is_better=True)
+def policy_regret(out: CausalOutputs) -> float:
+    """`policy_regret` (↓) = mean(tau · (1[tau>0] - 1[tau_hat>0]))."""
+    return float(np.mean(out.tau * ((out.tau > 0).astype(float) - (out.tau_hat > 0).astype(float))))

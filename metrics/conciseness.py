@@ -1,0 +1,79 @@
+"""Conciseness, reference-free (metrics.md, "Conciseness"). Tokens are whitespace tokens."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from .base import metric
+from .outputs import TextOutputs
+
+_VOWEL_GROUPS = re.compile(r"[aeiouy]+")
+_SENTENCE_END = re.compile(r"[.!?]+")
+
+
+def distinct_n(texts: list[list[str]], n: int) -> float:
+    grams = [tuple(t[i:i + n]) for t in texts for i in range(len(t) - n + 1)]
+    return len(set(grams)) / len(grams) if grams else 0.0
+
+
+def syllables(word: str) -> int:
+    """Vowel-group count, at least 1, minus a silent final 'e' (the usual readability heuristic)."""
+    w = re.sub(r"[^a-z]", "", word.lower())
+    if not w:
+        return 0
+    n = len(_VOWEL_GROUPS.findall(w))
+    if w.endswith("e") and not w.endswith(("le", "ee")) and n > 1:
+        n -= 1
+    return max(n, 1)
+
+
+def flesch_reading_ease(text: str) -> float:
+    """206.835 - 1.015 (words / sentences) - 84.6 (syllables / words)."""
+    words = [w for w in text.split() if re.search(r"[A-Za-z]", w)]
+    if not words:
+        return 0.0
+    sentences = max(len([s for s in _SENTENCE_END.split(text) if s.strip()]), 1)
+    syl = sum(syllables(w) for w in words)
+    return 206.835 - 1.015 * len(words) / sentences - 84.6 * syl / len(words)
+
+
+@metric("len_mean", task="explain", group="conciseness", rankable=False)
+def len_mean(out: TextOutputs) -> float:
+    """`len_mean`: mean length in whitespace tokens."""
+    return float(np.mean([len(t) for t in out.tokens(out.hypotheses)]))
+
+
+@metric("len_p95", task="explain", group="conciseness", rankable=False)
+def len_p95(out: TextOutputs) -> float:
+    """`len_p95`: 95th percentile of length in tokens (linear interpolation)."""
+    return float(np.percentile([len(t) for t in out.tokens(out.hypotheses)], 95))
+
+
+@metric("distinct1", task="explain", group="conciseness")
+def distinct1(out: TextOutputs) -> float:
+    """`distinct1`: unique unigrams / all unigrams over the corpus."""
+    return distinct_n(out.tokens(out.hypotheses), 1)
+
+
+@metric("distinct2", task="explain", group="conciseness")
+def distinct2(out: TextOutputs) -> float:
+    """`distinct2`: unique bigrams / all bigrams over the corpus."""
+    return distinct_n(out.tokens(out.hypotheses), 2)
+
+
+@metric("rep2", task="explain", group="conciseness", lower_is_better=True)
+def rep2(out: TextOutputs) -> float:
+    """`rep2` (↓): mean over texts of 1 - unique bigrams/bigrams within the text (texts without a
+    bigram count as 0)."""
+    vals = []
+    for t in out.tokens(out.hypotheses):
+        grams = list(zip(t, t[1:]))
+        vals.append(1.0 - len(set(grams)) / len(grams) if grams else 0.0)
+    return float(np.mean(vals))
+
+
+@metric("flesch", task="explain", group="conciseness")
+def flesch(out: TextOutputs) -> float:
+    """`flesch`: Flesch reading ease, mean over texts."""
+    return float(np.mean([flesch_reading_ease(t) for t in out.hypotheses]))
