@@ -68,7 +68,9 @@ def build(records: list[RunRecord]) -> list[Board]:
     for r in records:
         by_group[(r.task, r.dataset)].append(r)
     boards = []
-    for (task, dataset), recs in sorted(by_group.items()):
+    order = list(TASK_TITLES)
+    for (task, dataset), recs in sorted(by_group.items(), key=lambda kv: (order.index(kv[0][0]) if kv[0][0] in order
+                                                                          else len(order), kv[0])):
         methods = sorted({r.method_label for r in recs})
         present = {k for r in recs for k in (*r.metrics, *r.skipped_metrics)}
         keys = [k for k in _metric_order(task) if k in present]

@@ -76,18 +76,20 @@ class Recommender(Method):
         ii = np.tile(np.arange(n_items), len(users))
         return self.predict(uu, ii).reshape(len(users), n_items)
 
-    def rank(self, users: np.ndarray, k: int = 10, exclude_seen: bool = True) -> np.ndarray:
-        """Top-``k`` item indices per user (ties broken by item index), seen items excluded."""
-        out = np.empty((len(users), k), dtype=np.int64)
+    def rank(self, users: np.ndarray, k: int = 10, exclude_seen: bool = True) -> list[np.ndarray]:
+        """Top-``k`` item indices per user, best first (ties broken by item index). Seen items are
+        excluded, so a user with fewer than ``k`` unseen items gets a shorter list."""
+        out: list[np.ndarray] = []
         for start in range(0, len(users), 256):
             block = users[start:start + 256]
-            s = np.asarray(self.scores(block), dtype=np.float64).copy()
+            s = np.array(self.scores(block), dtype=np.float64)
             if exclude_seen:
                 for r, u in enumerate(block):
                     s[r, self.view.seen[u]] = -np.inf
-            # stable descending order: sort by (-score, item index)
-            top = np.argsort(-s, axis=1, kind="stable")[:, :k]
-            out[start:start + len(block)] = top
+            top = np.argsort(-s, axis=1, kind="stable")[:, :k]  # stable: equal scores keep item order
+            for r in range(len(block)):
+                row = top[r]
+                out.append(row[np.isfinite(s[r, row])])
         return out
 
 

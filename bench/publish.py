@@ -1,0 +1,75 @@
+"""Regenerate the committed leaderboards from their records: ``python -m xrbench.publish [--check]``.
+
+Each folder under ``leaderboards/`` holding ``runs/**/record.json`` gets ``leaderboard.md`` and
+``leaderboard.csv``; README blocks ``<!-- leaderboard:SUITE/DATASET/GROUP -->`` get that table.
+``--check`` writes nothing and exits 1 when anything committed is stale (a test runs it).
+Only records are committed (metrics, intervals, provenance): the per-unit outputs of ML-100K contain its
+ratings, which the GroupLens licence forbids redistributing.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+from .data.io import atomic_write_text
+from .leaderboard import RENDERERS, build, groups, render_markdown
+from .records import iter_records
+
+BLOCK = re.compile(r"(<!-- leaderboard:([\w.-]+)/([\w.\[\]=,-]+)/([\w -]+) -->\n)(.*?)(<!-- /leaderboard -->)", re.S)
+
+
+def suites(root: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if p.is_dir() and (p / "runs").is_dir())
+
+
+def expected_files(root: Path) -> dict[Path, str]:
+    out = {}
+    for suite in suites(root):
+        boards = build([r for _, r in iter_records(suite / "runs")])
+        for fmt, ext in (("md", "md"), ("csv", "csv")):
+            out[suite / f"leaderboard.{ext}"] = RENDERERS[fmt](boards)
+    return out
+
+
+def readme_block(root: Path, suite: str, dataset: str, group: str) -> str:
+    boards = [b for b in build([r for _, r in iter_records(root / suite / "runs")]) if b.dataset == dataset]
+    for b in boards:
+        for g, keys in groups(b):
+            if g == group:
+                only = type(b)(b.task, b.dataset, b.methods, keys, b.cells, b.seeds, b.notes, b.missing)
+                text = render_markdown([only])
+                return "\n".join(text.splitlines()[2:]) + "\n"
+    return f"(no '{group}' table for {dataset} in {suite})\n"
+
+
+def expected_readme(readme: Path, root: Path) -> str:
+    text = readme.read_text(encoding="utf-8")
+    return BLOCK.sub(lambda m: m.group(1) + readme_block(root, m.group(2), m.group(3), m.group(4)).strip("\n")
+                     + "\n" + m.group(6), text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m xrbench.publish")
+    ap.add_argument("--root", default="leaderboards")
+    ap.add_argument("--readme", default="README.md")
+    ap.add_argument("--check", action="store_true", help="only report stale files")
+    a = ap.parse_args(argv)
+    root, readme = Path(a.root), Path(a.readme)
+    want = expected_files(root)
+    if readme.is_file():
+        want[readme] = expected_readme(readme, root)
+    stale = [p for p, text in want.items() if not p.is_file() or p.read_text(encoding="utf-8") != text]
+    if a.check:
+        for p in stale:
+            print(f"stale: {p} (regenerate with: python -m xrbench.publish)")
+        return 1 if stale else 0
+    for p in stale:
+        atomic_write_text(p, want[p])
+        print(f"wrote {p}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
