@@ -30,11 +30,15 @@ def _params(values: Sequence[str] | None) -> dict[str, Any]:
 
 def _write_leaderboards(out: Path) -> str:
     from .data.io import atomic_write_text
-    from .leaderboard import leaderboard
+    from .leaderboard import build
+    from .records import iter_records
+    from .render import render_csv, render_html, render_markdown
 
-    md = leaderboard(out, "md")
+    boards = build([r for _, r in iter_records(out)])
+    md = render_markdown(boards)
     atomic_write_text(out / "leaderboard.md", md)
-    atomic_write_text(out / "leaderboard.csv", leaderboard(out, "csv"))
+    atomic_write_text(out / "leaderboard.csv", render_csv(boards))
+    atomic_write_text(out / "leaderboard.html", render_html(boards))
     return md
 
 
@@ -80,7 +84,7 @@ def cmd_run(a: argparse.Namespace) -> int:
         md = _write_leaderboards(out)
         if not a.quiet:
             print(md)
-        log.info("leaderboard written to %s and %s", out / "leaderboard.md", out / "leaderboard.csv")
+        log.info("leaderboard written to %s (and .csv, .html)", out / "leaderboard.md")
     if failed:
         for o in failed:
             print(f"xrbench: run failed: {o.spec.dataset.label} {o.spec.method.label} seed {o.spec.seed}: "
@@ -205,7 +209,7 @@ def parser() -> argparse.ArgumentParser:
 
     lb = sub.add_parser("leaderboard", help="tables from a results folder")
     lb.add_argument("results")
-    lb.add_argument("--format", default="md", choices=["md", "csv"])
+    lb.add_argument("--format", default="md", choices=["md", "csv", "latex", "html"])
     lb.add_argument("--output", help="write to this file (atomically) instead of stdout")
     lb.set_defaults(fn=cmd_leaderboard)
 

@@ -1,33 +1,53 @@
 """Leaderboards from result records: one section per (task, dataset), one table per metric group,
-methods as rows, mean ± std over seeds, the best value per column marked, ↓ on lower-is-better keys.
-A missing value is shown as "—" with a footnote naming the failed, absent or not-applicable runs;
-it is never averaged away."""
+methods as rows. A cell is the mean over seeds with a 95% interval; the best value per column is
+marked, and so is every method a paired test cannot tell from the best. A missing value is "—" with a
+footnote naming the failed, absent or not-applicable runs, never averaged away; a method's average
+rank is taken only over the columns it has.
+
+Intervals: decomposable metrics carry bootstrap replicates in their records (see
+``xrbench.metrics.uncertainty``); the replicates of each seed are averaged across seeds, replicate by
+replicate, and the 2.5/97.5 percentiles give the interval. Metrics with an interval but no replicates
+(the user-group gaps) pool their per-seed intervals as normal approximations. Paired test: the
+difference of two methods' replicates on the same units (same resamples), averaged across their common
+seeds; not significant when its 95% interval contains 0.
+"""
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tabulate import tabulate
+import numpy as np
 
-from .metrics import info
+from .metrics import info, uncertainty
 from .records import RunRecord, iter_records
 from .registry import REGISTRY
 
 TASK_TITLES = {"recommend": "Recommendation", "explain": "Explanation", "estimate": "Causal estimation"}
 DASH = "—"
+Z95 = 1.959963984540054
+FOOTER = ("Cells: mean over seeds [95% interval: bootstrap over users/pairs/units within each seed, "
+          "pooled across seeds]; ± = sample std over seeds where a metric has no interval. "
+          "**Bold** = best in column; *italic* = not significantly different from the best "
+          "(paired bootstrap over the same units, 95%); ↓ = lower is better.")
 
 
 @dataclass
 class Cell:
     values: list[float] = field(default_factory=list)
+    reps: dict[int, tuple[str, np.ndarray]] = field(default_factory=dict)  # seed -> (units hash, replicates)
+    seed_intervals: list[list[float]] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=list)
+    tie_with_best: bool = False
+    _interval: tuple[float, float] | None | str = "unset"
 
     @property
     def mean(self) -> float:
-        return sum(self.values) / len(self.values)
+        m = self.__dict__.get("_mean")
+        if m is None or m[0] != len(self.values):  # cached per number of values
+            m = self.__dict__["_mean"] = (len(self.values), sum(self.values) / len(self.values))
+        return m[1]
 
     @property
     def std(self) -> float:
@@ -36,6 +56,21 @@ class Cell:
             return 0.0
         m = self.mean
         return math.sqrt(sum((v - m) ** 2 for v in self.values) / (n - 1))
+
+    def interval(self) -> tuple[float, float] | None:
+        """The pooled 95% interval (computed once: a board is not changed after ``build``)."""
+        if self._interval == "unset":
+            self._interval = self._pooled_interval()
+        return self._interval  # type: ignore[return-value]
+
+    def _pooled_interval(self) -> tuple[float, float] | None:
+        if self.values and len(self.reps) == len(self.values):
+            return uncertainty.percentile_interval(_mean_of([r for _, r in self.reps.values()]))
+        if self.values and len(self.seed_intervals) == len(self.values):
+            se = [(hi - lo) / (2 * Z95) for lo, hi in self.seed_intervals]
+            half = Z95 * math.sqrt(sum(s * s for s in se)) / len(se)
+            return self.mean - half, self.mean + half
+        return None
 
 
 @dataclass
@@ -48,15 +83,35 @@ class Board:
     seeds: dict[str, list[int]]
     notes: list[str]
     missing: dict[tuple[str, str], int]  # (method, key) -> footnote number
+    best_of: dict[str, str | None] = field(default_factory=dict)
+    ranks: dict[tuple[str, str], int] = field(default_factory=dict)  # (method, key) -> rank in the column
 
     def best(self, key: str) -> str | None:
-        m = info(key)
-        if not m.rankable:
-            return None
-        have = [(c.mean, meth) for (meth, k), c in self.cells.items() if k == key and c.values]
-        if not have:
-            return None
-        return (min(have) if m.lower_is_better else max(have))[1]
+        return self.best_of.get(key)
+
+    def avg_rank(self, method: str, keys: list[str]) -> float | None:
+        """Mean rank over the ranked columns among ``keys`` that the method has."""
+        r = [self.ranks[(method, k)] for k in keys if (method, k) in self.ranks]
+        return sum(r) / len(r) if r else None
+
+
+def _mean_of(arrays: list[np.ndarray]) -> np.ndarray:
+    """Element-wise mean of equal-length arrays (a loop: np.mean's overhead dominates on a few arrays)."""
+    acc = arrays[0].copy()
+    for a in arrays[1:]:
+        acc += a
+    return acc / len(arrays)
+
+
+def paired_tie(a: Cell, b: Cell) -> bool | None:
+    """True when a and b are not significantly different (paired bootstrap); None when not testable."""
+    diffs = [a.reps[s][1] - b.reps[s][1] for s in a.reps if s in b.reps and a.reps[s][0] == b.reps[s][0]]
+    if not diffs:
+        return None
+    ci = uncertainty.percentile_interval(_mean_of(diffs))
+    if ci is None:
+        return None
+    return ci[0] <= 0.0 <= ci[1]
 
 
 def _metric_order(task: str) -> list[str]:
@@ -80,11 +135,18 @@ def build(records: list[RunRecord]) -> list[Board]:
         reasons: dict[tuple[str, str], list[str]] = defaultdict(list)
         for r in sorted(recs, key=lambda r: (r.method_label, r.seed)):
             seeds[r.method_label].append(r.seed)
+            reps = uncertainty.unpack(r.bootstrap)
             for k in keys:
                 if r.status != "ok":
                     why = f"seed {r.seed} failed ({r.error})"
                 elif k in r.metrics:
-                    cells[(r.method_label, k)].values.append(r.metrics[k])
+                    c = cells[(r.method_label, k)]
+                    c.values.append(r.metrics[k])
+                    c.seeds.append(r.seed)
+                    if k in reps:
+                        c.reps[r.seed] = reps[k]
+                    if k in r.intervals:
+                        c.seed_intervals.append(r.intervals[k])
                     continue
                 else:
                     why = r.skipped_metrics.get(k, "not computed in this run")
@@ -104,11 +166,27 @@ def build(records: list[RunRecord]) -> list[Board]:
             notes.append(f"{meth} — {', '.join(ks)}: {why}")
             for k in ks:
                 missing.setdefault((meth, k), len(notes))
-        boards.append(Board(task, dataset, methods, keys, cells, dict(seeds), notes, missing))
+        board = Board(task, dataset, methods, keys, cells, dict(seeds), notes, missing)
+        for k in keys:
+            m = info(k)
+            if not m.rankable:
+                continue
+            have = sorted(((c.mean if m.lower_is_better else -c.mean), meth) for meth in methods
+                          for c in (cells[(meth, k)],) if c.values)
+            for rank, (_, meth) in enumerate(have, start=1):
+                board.ranks[(meth, k)] = rank
+            best = board.best_of[k] = have[0][1] if have else None
+            if best is None:
+                continue
+            for m in methods:
+                c = cells[(m, k)]
+                if m != best and c.values:
+                    c.tie_with_best = bool(paired_tie(c, cells[(best, k)]))
+        boards.append(board)
     return boards
 
 
-def _fmt(x: float) -> str:
+def fmt_number(x: float) -> str:
     a = abs(x)
     if a >= 100:
         return f"{x:.1f}"
@@ -117,18 +195,24 @@ def _fmt(x: float) -> str:
     return f"{x:.4f}"
 
 
-def _cell_text(board: Board, meth: str, key: str, best: str | None, bold: tuple[str, str]) -> str:
+def cell_text(board: Board, meth: str, key: str) -> tuple[str, str]:
+    """(text, mark) with mark in {"best", "tie", ""}."""
     c = board.cells[(meth, key)]
     foot = board.missing.get((meth, key))
     if not c.values:
-        return f"{DASH}[{foot}]" if foot else DASH
-    text = _fmt(c.mean) + (f" ± {_fmt(c.std)}" if len(c.values) > 1 else "")
+        return (f"{DASH}[{foot}]" if foot else DASH), ""
+    ci = c.interval()
+    if ci is not None:
+        text = f"{fmt_number(c.mean)} [{fmt_number(ci[0])}, {fmt_number(ci[1])}]"
+    else:
+        text = fmt_number(c.mean) + (f" ± {fmt_number(c.std)}" if len(c.values) > 1 else "")
     if len(c.values) < len(board.seeds.get(meth, [])) and foot:
         text += f" [{foot}]"
-    return f"{bold[0]}{text}{bold[1]}" if meth == best else text
+    mark = "best" if meth == board.best(key) else ("tie" if c.tie_with_best else "")
+    return text, mark
 
 
-def _header(key: str) -> str:
+def header(key: str) -> str:
     return key + (" ↓" if info(key).lower_is_better else "")
 
 
@@ -139,48 +223,14 @@ def groups(board: Board) -> list[tuple[str, list[str]]]:
     return list(out.items())
 
 
-def render_markdown(boards: list[Board]) -> str:
-    parts = []
-    for b in boards:
-        parts.append(f"## {TASK_TITLES.get(b.task, b.task)} — {b.dataset}\n")
-        n_seeds = sorted({len(s) for s in b.seeds.values()})
-        for group, keys in groups(b):
-            rows = []
-            for meth in b.methods:
-                rows.append([meth, *[_cell_text(b, meth, k, b.best(k), ("**", "**")) for k in keys]])
-            parts.append(f"**{group}**\n")
-            parts.append(tabulate(rows, headers=["method", *map(_header, keys)], tablefmt="github",
-                                  disable_numparse=True))
-            parts.append("")
-        parts.append(f"Mean ± sample std over seeds (seeds per method: {', '.join(map(str, n_seeds))}); "
-                     "**bold** = best in column; ↓ = lower is better.")
-        for i, note in enumerate(b.notes, start=1):
-            parts.append(f"[{i}] {note}")
-        parts.append("")
-    return "\n".join(parts).rstrip() + "\n"
-
-
-def render_csv(boards: list[Board]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["task", "dataset", "method", "metric", "mean", "std", "n_seeds", "best", "lower_is_better", "note"])
-    for b in boards:
-        for k in b.keys:
-            best = b.best(k)
-            for meth in b.methods:
-                c = b.cells[(meth, k)]
-                foot = b.missing.get((meth, k))
-                w.writerow([b.task, b.dataset, meth, k, repr(c.mean) if c.values else "",
-                            repr(c.std) if c.values else "", len(c.values), int(meth == best),
-                            int(info(k).lower_is_better), b.notes[foot - 1] if foot else ""])
-    return buf.getvalue()
-
-
-RENDERERS = {"md": render_markdown, "csv": render_csv}
+def seeds_line(board: Board) -> str:
+    n_seeds = sorted({len(s) for s in board.seeds.values()})
+    return f"Seeds per method: {', '.join(map(str, n_seeds))}."
 
 
 def leaderboard(results_dir: Path, fmt: str = "md") -> str:
     from .errors import XRBenchError
+    from .render import RENDERERS
 
     if fmt not in RENDERERS:
         raise XRBenchError(f"unknown leaderboard format '{fmt}'; use one of {', '.join(RENDERERS)}")
@@ -188,3 +238,4 @@ def leaderboard(results_dir: Path, fmt: str = "md") -> str:
     if not records:
         raise XRBenchError(f"{results_dir}: no result records found (run 'xrbench run' with --out here first)")
     return RENDERERS[fmt](build(records))
+

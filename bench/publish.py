@@ -1,7 +1,7 @@
 """Regenerate the committed leaderboards from their records: ``python -m xrbench.publish [--check]``.
 
-Each folder under ``leaderboards/`` holding ``runs/**/record.json`` gets ``leaderboard.md`` and
-``leaderboard.csv``; README blocks ``<!-- leaderboard:SUITE/DATASET/GROUP -->`` get that table.
+Each folder under ``leaderboards/`` holding ``runs/**/record.json`` gets ``leaderboard.md``,
+``leaderboard.csv`` and ``leaderboard.html``; README blocks ``<!-- leaderboard:SUITE/DATASET/GROUP -->`` get that table.
 ``--check`` writes nothing and exits 1 when anything committed is stale (a test runs it).
 Only records are committed (metrics, intervals, provenance): the per-unit outputs of ML-100K contain its
 ratings, which the GroupLens licence forbids redistributing.
@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 from .data.io import atomic_write_text
-from .leaderboard import RENDERERS, build, groups, render_markdown
+from .leaderboard import build, groups
+from .render import RENDERERS, render_markdown
 from .records import iter_records
 
 BLOCK = re.compile(r"(<!-- leaderboard:([\w.-]+)/([\w.\[\]=,-]+)/([\w -]+) -->\n)(.*?)(<!-- /leaderboard -->)", re.S)
@@ -28,7 +29,7 @@ def expected_files(root: Path) -> dict[Path, str]:
     out = {}
     for suite in suites(root):
         boards = build([r for _, r in iter_records(suite / "runs")])
-        for fmt, ext in (("md", "md"), ("csv", "csv")):
+        for fmt, ext in (("md", "md"), ("csv", "csv"), ("html", "html")):
             out[suite / f"leaderboard.{ext}"] = RENDERERS[fmt](boards)
     return out
 

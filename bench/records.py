@@ -2,13 +2,14 @@
 
 Top-level keys: ``schema_version``, ``dataset``, ``task``, ``method`` {name, kind, params}, ``seed``,
 ``status`` (``ok`` | ``failed``), ``error``, ``metrics`` (canonical key -> number), ``intervals``
-(key -> [lo, hi]), ``metric_notes``, ``skipped_metrics`` (key -> why not computed), ``units`` (files
+(key -> [lo, hi], 95%), ``bootstrap`` (paired bootstrap replicates per metric), ``metric_notes``, ``skipped_metrics`` (key -> why not computed), ``units`` (files
 beside the record holding per-unit outputs) and ``provenance`` (versions, data and split hashes,
 device, wall_s, peak_rss_mb).
 """
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -42,6 +43,8 @@ class RunRecord:
     metric_notes: dict[str, str] = field(default_factory=dict)
     skipped_metrics: dict[str, str] = field(default_factory=dict)
     units: list[str] = field(default_factory=list)
+    #: {"scheme", "B", "keys", "units": key -> hash of the unit ids, "replicates": base64 float32 keys x B}
+    bootstrap: dict[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -56,13 +59,16 @@ class RunRecord:
     def from_dict(cls, d: dict[str, Any], source: str = "<record>") -> "RunRecord":
         try:
             m = d["method"]
-            return cls(dataset=d["dataset"], task=d["task"], method=MethodRef(m["name"], m["kind"], dict(m["params"]),
-                                                                          m.get("label", m["name"])),
-                       seed=int(d["seed"]), status=d["status"], metrics=dict(d["metrics"]),
-                       provenance=dict(d.get("provenance", {})), error=d.get("error"),
-                       intervals=dict(d.get("intervals", {})), metric_notes=dict(d.get("metric_notes", {})),
-                       skipped_metrics=dict(d.get("skipped_metrics", {})), units=list(d.get("units", [])),
-                       schema_version=int(d.get("schema_version", SCHEMA_VERSION)))
+            rec = cls(dataset=d["dataset"], task=d["task"], method=MethodRef(m["name"], m["kind"], m["params"],
+                                                                         m.get("label", m["name"])),
+                      seed=int(d["seed"]), status=d["status"], metrics=d["metrics"],
+                      provenance=d.get("provenance", {}), error=d.get("error"), intervals=d.get("intervals", {}),
+                      metric_notes=d.get("metric_notes", {}), skipped_metrics=d.get("skipped_metrics", {}),
+                      units=d.get("units", []), bootstrap=d.get("bootstrap", {}),
+                      schema_version=int(d.get("schema_version", SCHEMA_VERSION)))
+            if not isinstance(rec.metrics, dict) or not isinstance(rec.method.params, dict):
+                raise TypeError("'metrics' and 'method.params' must be objects")
+            return rec
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(f"not a valid xrbench record ({type(exc).__name__}: {exc})", path=source) from None
 
@@ -73,16 +79,29 @@ def write_record(folder: Path, record: RunRecord) -> Path:
     return path
 
 
+try:  # orjson parses records about twice as fast; optional (pip install orjson)
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover
+    _loads = json.loads
+
+
 def read_record(path: Path) -> RunRecord:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        with open(path, "rb") as fh:
+            data = _loads(fh.read())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError and orjson's are ValueErrors
         raise DataError(f"unreadable record ({exc})", path=path) from None
     return RunRecord.from_dict(data, str(path))
 
 
 def iter_records(results_dir: Path) -> Iterator[tuple[Path, RunRecord]]:
+    """Every record under ``results_dir``, in path order."""
     if not results_dir.is_dir():
         raise DataError("results folder not found; pass the --out folder of an 'xrbench run'", path=results_dir)
-    for path in sorted(results_dir.rglob(RECORD_FILE)):
+    found = []
+    for root, _dirs, files in os.walk(results_dir):  # os.walk: several times faster than Path.rglob
+        if RECORD_FILE in files:
+            found.append(os.path.join(root, RECORD_FILE))
+    for p in sorted(found):
+        path = Path(p)
         yield path, read_record(path)

@@ -140,7 +140,7 @@ class Runner:
         try:
             outputs, info = RUNNERS[task](model, data, spec, self.device)
             units = outputs.save(folder)
-            scores = score(task, outputs, spec.metrics)
+            scores = score(task, outputs, spec.metrics, f"{spec.dataset.label}|{spec.split}|{spec.seed}")
         except (KeyboardInterrupt, DatasetUnavailable):
             raise
         except Exception as exc:  # a broken method is recorded; the suite goes on
@@ -168,7 +168,7 @@ class Runner:
         prov.update(wall_s=round(time.perf_counter() - t0, 3), peak_rss_mb=provenance.peak_rss_mb())
         rec = RunRecord(spec.dataset.label, task, method_ref, spec.seed, "ok", scores.metrics, prov,
                         intervals=scores.intervals, metric_notes=scores.notes, skipped_metrics=scores.skipped,
-                        units=units)
+                        units=units, bootstrap=scores.bootstrap)
         stale = folder / "error.log"
         if stale.exists():
             stale.unlink()
@@ -185,10 +185,11 @@ def rescore(results_dir: Path) -> int:
             continue
         outputs = OUTPUTS[rec.task].load(path.parent)
         keys = tuple(rec.metrics) + tuple(rec.skipped_metrics)
-        s = score(rec.task, outputs, keys or None)
+        split = rec.provenance.get("split", {}).get("protocol", "random")
+        s = score(rec.task, outputs, keys or None, f"{rec.dataset}|{split}|{rec.seed}")
         if s.metrics != rec.metrics:
             changed += 1
             new = RunRecord(rec.dataset, rec.task, rec.method, rec.seed, rec.status, s.metrics, rec.provenance,
-                            rec.error, s.intervals, s.notes, s.skipped, rec.units)
+                            rec.error, s.intervals, s.notes, s.skipped, rec.units, s.bootstrap)
             write_record(path.parent, new)
     return changed

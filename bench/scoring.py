@@ -7,6 +7,11 @@ from typing import Any
 
 from .errors import XRBenchError
 from .metrics import MetricValue, NotApplicable, info, keys_for
+from .metrics import uncertainty
+
+BOOTSTRAP_SCHEME = (f"nonparametric bootstrap over units (users, pairs or evaluation rows) within a seed, "
+                    f"{uncertainty.N_REPLICATES} resamples drawn from (dataset, seed, metric, unit ids) so that "
+                    "methods scored on the same units are paired")
 
 
 @dataclass
@@ -15,6 +20,11 @@ class Scores:
     intervals: dict[str, list[float]] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    replicates: dict[str, tuple[Any, str]] = field(default_factory=dict)  # key -> (replicates, units hash)
+
+    @property
+    def bootstrap(self) -> dict[str, Any]:
+        return uncertainty.pack(self.replicates)
 
 
 def check_metric_keys(task: str, keys: tuple[str, ...] | None) -> None:
@@ -24,7 +34,9 @@ def check_metric_keys(task: str, keys: tuple[str, ...] | None) -> None:
             raise XRBenchError(f"metric '{k}' belongs to the {m.task} task, not {task}")
 
 
-def score(task: str, outputs: Any, keys: tuple[str, ...] | None = None) -> Scores:
+def score(task: str, outputs: Any, keys: tuple[str, ...] | None = None, resample_key: str = "") -> Scores:
+    """Metrics (and, for decomposable ones, bootstrap replicates and a 95% interval) of ``outputs``.
+    ``resample_key`` (dataset and seed) seeds the resampling: same key and units -> same resamples."""
     s = Scores()
     for key in keys or keys_for(task):
         m = info(key)
@@ -44,4 +56,11 @@ def score(task: str, outputs: Any, keys: tuple[str, ...] | None = None) -> Score
             s.skipped[key] = "undefined on these outputs (no eligible users or pairs)"
             continue
         s.metrics[key] = v
+        if m.units is not None:
+            reps, uh = uncertainty.replicates(m.units(outputs), f"{resample_key}|{key}")
+            s.replicates[key] = (reps, uh)
+            if key not in s.intervals:
+                ci = uncertainty.percentile_interval(reps)
+                if ci is not None:
+                    s.intervals[key] = [ci[0], ci[1]]
     return s

@@ -31,13 +31,16 @@ class MetricInfo:
     default: bool = True  # computed when a suite does not list its metrics
     group: str = ""  # the leaderboard table the column goes in
     rankable: bool = True  # False for signed gaps: no "best" in that column
+    units: Callable[[Any], Any] | None = None  # per-unit sufficient statistics (metrics.uncertainty.Units)
     doc: str = field(default="", compare=False)
 
 
 def metric(key: str, *, task: str, lower_is_better: bool = False, default: bool = True, group: str = "",
-           rankable: bool = True):
+           rankable: bool = True, units: Callable[[Any], Any] | None = None):
+    """Register ``fn(outputs) -> float`` as metric ``key``. ``units(outputs)`` (optional) gives the
+    per-unit statistics its bootstrap interval and paired tests are computed from."""
     def deco(fn: Callable[[Any], float | MetricValue]) -> Callable[[Any], float | MetricValue]:
-        info = MetricInfo(key, task, fn, lower_is_better, default, group or task, rankable,
+        info = MetricInfo(key, task, fn, lower_is_better, default, group or task, rankable, units,
                           (fn.__doc__ or "").strip())
         REGISTRY.add("metric", key, info, task=task, lower_is_better=lower_is_better)
         return fn

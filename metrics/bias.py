@@ -8,7 +8,8 @@ import numpy as np
 
 from .base import MetricValue, NotApplicable, metric
 from .outputs import RecOutputs
-from .ranking import per_user_ndcg
+from .ranking import per_user_ndcg, per_user_units
+from .uncertainty import Units, ratio
 
 N_BOOT = 1000
 
@@ -23,17 +24,26 @@ def tail_items(item_counts: dict[str, int], head_share: float = 0.8) -> set[str]
     return set(items[n_head:])
 
 
-@metric("arp", task="recommend", group="popularity bias", rankable=False)
+def _arp_per_user(out: RecOutputs) -> dict[str, float]:
+    return {u: float(np.mean([out.item_counts.get(i, 0) for i in L])) for u, L in out.topk.items() if L}
+
+
+def _aplt_per_user(out: RecOutputs) -> dict[str, float]:
+    tail = tail_items(out.item_counts)
+    return {u: len(tail.intersection(L)) / out.k for u, L in out.topk.items()}
+
+
+@metric("arp", task="recommend", group="popularity bias", rankable=False,
+        units=lambda o: per_user_units(_arp_per_user(o)))
 def arp(out: RecOutputs) -> float:
     """`arp` = mean_u mean_{i in L_u} phi(i)."""
-    return float(np.mean([np.mean([out.item_counts.get(i, 0) for i in L]) for L in out.topk.values() if L]))
+    return float(np.mean(list(_arp_per_user(out).values())))
 
 
-@metric("aplt", task="recommend", group="popularity bias")
+@metric("aplt", task="recommend", group="popularity bias", units=lambda o: per_user_units(_aplt_per_user(o)))
 def aplt(out: RecOutputs) -> float:
     """`aplt` = mean_u |L_u ∩ tail| / K; head = most popular items covering 80% of train interactions."""
-    tail = tail_items(out.item_counts)
-    return float(np.mean([len(tail.intersection(L)) / out.k for L in out.topk.values()]))
+    return float(np.mean(list(_aplt_per_user(out).values())))
 
 
 @metric("gini", task="recommend", group="popularity bias", lower_is_better=True)
@@ -56,14 +66,19 @@ def coverage(out: RecOutputs) -> float:
     return len({i for L in out.topk.values() for i in L}) / len(out.item_counts)
 
 
-@metric("poplift", task="recommend", group="popularity bias", rankable=False)
+def _poplift_units(out: RecOutputs) -> Units:
+    rec = _arp_per_user(out)
+    users = [u for u in rec if u in out.profile_pop]
+    stats = np.column_stack([[rec[u] for u in users], [out.profile_pop[u] for u in users]])
+    return Units(users, stats, lambda c: ratio(c) - 1.0)
+
+
+@metric("poplift", task="recommend", group="popularity bias", rankable=False, units=_poplift_units)
 def poplift(out: RecOutputs) -> float:
     """`poplift` = (GAP_rec - GAP_profile) / GAP_profile, GAP = mean over users of the mean phi of the
     items in the list (rec) or in the train profile (profile)."""
-    users = [u for u in out.topk if u in out.profile_pop and out.topk[u]]
-    gap_rec = np.mean([np.mean([out.item_counts.get(i, 0) for i in out.topk[u]]) for u in users])
-    gap_prof = np.mean([out.profile_pop[u] for u in users])
-    return float((gap_rec - gap_prof) / gap_prof)
+    sums = _poplift_units(out).values.sum(axis=0)
+    return float(sums[0] / sums[1] - 1.0)
 
 
 def _gap(per_user: dict[str, float], group_of: dict[str, str], a: str, b: str, agg, seed: int,

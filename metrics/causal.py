@@ -5,15 +5,22 @@ import numpy as np
 
 from .base import NotApplicable, metric
 from .outputs import CausalOutputs
+from .uncertainty import Units, ratio
 
 
-@metric("pehe", task="estimate", group="estimation", lower_is_better=True)
+def _rows(out: CausalOutputs, v: np.ndarray, finish) -> Units:
+    return Units([str(i) for i in range(len(v))], np.column_stack([v, np.ones(len(v))]), finish)
+
+
+@metric("pehe", task="estimate", group="estimation", lower_is_better=True,
+        units=lambda o: _rows(o, (o.tau_hat - o.tau) ** 2, lambda c: np.sqrt(ratio(c))))
 def pehe(out: CausalOutputs) -> float:
     """`pehe` (↓) = sqrt(mean((tau_hat(x) - tau(x))^2))."""
     return float(np.sqrt(np.mean((out.tau_hat - out.tau) ** 2)))
 
 
-@metric("ate_abs_bias", task="estimate", group="estimation", lower_is_better=True)
+@metric("ate_abs_bias", task="estimate", group="estimation", lower_is_better=True,
+        units=lambda o: _rows(o, o.tau_hat - o.tau, lambda c: np.abs(ratio(c))))
 def ate_abs_bias(out: CausalOutputs) -> float:
     """`ate_abs_bias` (↓) = |mean tau_hat - mean tau|."""
     return float(abs(out.tau_hat.mean() - out.tau.mean()))
@@ -29,7 +36,8 @@ def ci_coverage(out: CausalOutputs) -> float:
     return float(lo <= out.tau.mean() <= hi)
 
 
-@metric("policy_regret", task="estimate", group="estimation", lower_is_better=True)
+@metric("policy_regret", task="estimate", group="estimation", lower_is_better=True,
+        units=lambda o: _rows(o, o.tau * ((o.tau > 0).astype(float) - (o.tau_hat > 0).astype(float)), ratio))
 def policy_regret(out: CausalOutputs) -> float:
     """`policy_regret` (↓) = mean(tau · (1[tau>0] - 1[tau_hat>0]))."""
     return float(np.mean(out.tau * ((out.tau > 0).astype(float) - (out.tau_hat > 0).astype(float))))

@@ -7,6 +7,20 @@ import numpy as np
 
 from .base import metric
 from .outputs import TextOutputs
+from .uncertainty import Units, ratio
+
+
+def _per_text(out: TextOutputs, values: list[float]) -> Units:
+    ids = [f"{u}|{i}" for u, i in zip(out.users, out.items)]
+    return Units(ids, np.column_stack([values, np.ones(len(values))]), ratio)
+
+
+def _rep2_values(out: TextOutputs) -> list[float]:
+    vals = []
+    for t in out.tokens(out.hypotheses):
+        grams = list(zip(t, t[1:]))
+        vals.append(1.0 - len(set(grams)) / len(grams) if grams else 0.0)
+    return vals
 
 _VOWEL_GROUPS = re.compile(r"[aeiouy]+")
 _SENTENCE_END = re.compile(r"[.!?]+")
@@ -38,7 +52,8 @@ def flesch_reading_ease(text: str) -> float:
     return 206.835 - 1.015 * len(words) / sentences - 84.6 * syl / len(words)
 
 
-@metric("len_mean", task="explain", group="conciseness", rankable=False)
+@metric("len_mean", task="explain", group="conciseness", rankable=False,
+        units=lambda o: _per_text(o, [len(t) for t in o.tokens(o.hypotheses)]))
 def len_mean(out: TextOutputs) -> float:
     """`len_mean`: mean length in whitespace tokens."""
     return float(np.mean([len(t) for t in out.tokens(out.hypotheses)]))
@@ -62,18 +77,16 @@ def distinct2(out: TextOutputs) -> float:
     return distinct_n(out.tokens(out.hypotheses), 2)
 
 
-@metric("rep2", task="explain", group="conciseness", lower_is_better=True)
+@metric("rep2", task="explain", group="conciseness", lower_is_better=True,
+        units=lambda o: _per_text(o, _rep2_values(o)))
 def rep2(out: TextOutputs) -> float:
     """`rep2` (↓): mean over texts of 1 - unique bigrams/bigrams within the text (texts without a
     bigram count as 0)."""
-    vals = []
-    for t in out.tokens(out.hypotheses):
-        grams = list(zip(t, t[1:]))
-        vals.append(1.0 - len(set(grams)) / len(grams) if grams else 0.0)
-    return float(np.mean(vals))
+    return float(np.mean(_rep2_values(out)))
 
 
-@metric("flesch", task="explain", group="conciseness")
+@metric("flesch", task="explain", group="conciseness",
+        units=lambda o: _per_text(o, [flesch_reading_ease(t) for t in o.hypotheses]))
 def flesch(out: TextOutputs) -> float:
     """`flesch`: Flesch reading ease, mean over texts."""
     return float(np.mean([flesch_reading_ease(t) for t in out.hypotheses]))

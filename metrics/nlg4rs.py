@@ -3,12 +3,14 @@ evaluation code. Pure functions over token lists; the ``@metric`` wrappers at th
 :class:`TextOutputs`. USR and DIV run in linear time (the published code is quadratic)."""
 from __future__ import annotations
 
-import math
 from collections import Counter
 from typing import Iterable, Sequence
 
+import numpy as np
+
 from .base import NotApplicable, metric
 from .outputs import TextOutputs
+from .uncertainty import Units, ratio
 
 Tokens = Sequence[str]
 
@@ -17,43 +19,61 @@ def _ngrams(tokens: Tokens, n: int) -> Iterable[tuple[str, ...]]:
     return (tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
 
 
-def corpus_bleu(hyps: Sequence[Tokens], refs: Sequence[Tokens], max_order: int = 4) -> float:
-    """tensorflow/nmt ``compute_bleu`` with one reference per hypothesis, no smoothing, x100:
-    clipped n-gram matches summed over the corpus; geometric mean of p_1..p_N (0 if any p_n = 0);
-    brevity penalty exp(1 - r/c) when c < r."""
-    matches = [0] * max_order
-    possible = [0] * max_order
-    hyp_len = ref_len = 0
-    for h, r in zip(hyps, refs):
-        hyp_len += len(h)
-        ref_len += len(r)
+def bleu_pair_stats(hyps: Sequence[Tokens], refs: Sequence[Tokens], max_order: int = 4) -> np.ndarray:
+    """Per pair: clipped n-gram matches (n = 1..N), possible n-grams (n = 1..N), hypothesis and
+    reference length. Corpus BLEU is a function of their column sums."""
+    out = np.zeros((len(hyps), 2 * max_order + 2))
+    for row, (h, r) in enumerate(zip(hyps, refs)):
         for n in range(1, max_order + 1):
             hc = Counter(_ngrams(h, n))
             rc = Counter(_ngrams(r, n))
-            matches[n - 1] += sum(min(c, rc[g]) for g, c in hc.items())
-            possible[n - 1] += max(len(h) - n + 1, 0)
-    precisions = [m / p if p > 0 else 0.0 for m, p in zip(matches, possible)]
-    if min(precisions) <= 0 or hyp_len == 0:
+            out[row, n - 1] = sum(min(c, rc[g]) for g, c in hc.items())
+            out[row, max_order + n - 1] = max(len(h) - n + 1, 0)
+        out[row, -2], out[row, -1] = len(h), len(r)
+    return out
+
+
+def bleu_from_sums(sums: np.ndarray, max_order: int) -> np.ndarray:
+    """tensorflow/nmt ``compute_bleu`` (one reference, no smoothing) on summed statistics, x100, for
+    each row of ``sums``: geometric mean of p_1..p_N (0 if any p_n = 0), brevity penalty
+    exp(1 - r/c) when c < r."""
+    sums = np.atleast_2d(sums)
+    matches, possible = sums[:, :max_order], sums[:, max_order:2 * max_order]
+    c, r = sums[:, -2], sums[:, -1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        prec = np.where(possible > 0, matches / np.where(possible > 0, possible, 1), 0.0)
+        ok = (prec.min(axis=1) > 0) & (c > 0)
+        geo = np.exp(np.log(np.where(prec > 0, prec, 1.0)).sum(axis=1) / max_order)
+        bp = np.where(c > r, 1.0, np.exp(1.0 - r / np.where(c > 0, c, 1.0)))
+    return np.where(ok, geo * bp * 100.0, 0.0)
+
+
+def corpus_bleu(hyps: Sequence[Tokens], refs: Sequence[Tokens], max_order: int = 4) -> float:
+    """Corpus BLEU-N x100 (tensorflow/nmt ``compute_bleu``, one reference per hypothesis, no smoothing)."""
+    if not hyps:
         return 0.0
-    geo = math.exp(sum(math.log(p) for p in precisions) / max_order)
-    bp = 1.0 if hyp_len > ref_len else math.exp(1.0 - ref_len / hyp_len)
-    return geo * bp * 100.0
+    return float(bleu_from_sums(bleu_pair_stats(hyps, refs, max_order).sum(axis=0), max_order)[0])
 
 
-def rouge_n(hyps: Sequence[Tokens], refs: Sequence[Tokens], n: int) -> tuple[float, float, float]:
-    """ROUGE-N over n-gram *sets* per pair: P = |H∩R|/|H|, R = |H∩R|/|R| (0 on empty sets),
-    F = 2PR/(P+R+1e-8); mean over pairs; returns (F, P, R) x100."""
-    fs = ps = rs = 0.0
-    for h, r in zip(hyps, refs):
+def rouge_n_pairs(hyps: Sequence[Tokens], refs: Sequence[Tokens], n: int) -> np.ndarray:
+    """Per pair (F, P, R) over n-gram *sets*: P = |H∩R|/|H|, R = |H∩R|/|R| (0 on empty sets),
+    F = 2PR/(P+R+1e-8)."""
+    out = np.zeros((len(hyps), 3))
+    for row, (h, r) in enumerate(zip(hyps, refs)):
         hs, rset = set(_ngrams(h, n)), set(_ngrams(r, n))
         overlap = len(hs & rset)
         p = overlap / len(hs) if hs else 0.0
         rec = overlap / len(rset) if rset else 0.0
-        fs += 2.0 * (p * rec / (p + rec + 1e-8))
-        ps += p
-        rs += rec
-    k = max(len(hyps), 1)
-    return fs / k * 100.0, ps / k * 100.0, rs / k * 100.0
+        out[row] = (2.0 * (p * rec / (p + rec + 1e-8)), p, rec)
+    return out
+
+
+def rouge_n(hyps: Sequence[Tokens], refs: Sequence[Tokens], n: int) -> tuple[float, float, float]:
+    """ROUGE-N: mean over pairs of the per-pair set-based (F, P, R), x100."""
+    if not hyps:
+        return 0.0, 0.0, 0.0
+    f, p, r = rouge_n_pairs(hyps, refs, n).mean(axis=0) * 100.0
+    return float(f), float(p), float(r)
 
 
 def lcs_length(a: Tokens, b: Tokens) -> int:
@@ -68,22 +88,27 @@ def lcs_length(a: Tokens, b: Tokens) -> int:
     return prev[-1]
 
 
-def rouge_l(hyps: Sequence[Tokens], refs: Sequence[Tokens]) -> tuple[float, float, float]:
-    """ROUGE-L per pair: L = LCS; P = L/|h|, R = L/|r|, beta = P/(R+1e-12),
-    F = (1+beta^2)RP/(R + beta^2 P + 1e-12); mean over pairs; (F, P, R) x100.
-    An empty hypothesis (or reference) scores 0, where the original code divides by zero."""
-    fs = ps = rs = 0.0
-    for h, r in zip(hyps, refs):
+def rouge_l_pairs(hyps: Sequence[Tokens], refs: Sequence[Tokens]) -> np.ndarray:
+    """Per pair (F, P, R): L = LCS; P = L/|h|, R = L/|r|, beta = P/(R+1e-12),
+    F = (1+beta^2)RP/(R + beta^2 P + 1e-12). An empty hypothesis (or reference) scores 0, where the
+    original code divides by zero."""
+    out = np.zeros((len(hyps), 3))
+    for row, (h, r) in enumerate(zip(hyps, refs)):
         if not h or not r:
             continue
         lcs = lcs_length(h, r)
         p, rec = lcs / len(h), lcs / len(r)
         beta = p / (rec + 1e-12)
-        fs += (1 + beta ** 2) * rec * p / (rec + beta ** 2 * p + 1e-12)
-        ps += p
-        rs += rec
-    k = max(len(hyps), 1)
-    return fs / k * 100.0, ps / k * 100.0, rs / k * 100.0
+        out[row] = ((1 + beta ** 2) * rec * p / (rec + beta ** 2 * p + 1e-12), p, rec)
+    return out
+
+
+def rouge_l(hyps: Sequence[Tokens], refs: Sequence[Tokens]) -> tuple[float, float, float]:
+    """ROUGE-L: mean over pairs of the per-pair LCS (F, P, R), x100."""
+    if not hyps:
+        return 0.0, 0.0, 0.0
+    f, p, r = rouge_l_pairs(hyps, refs).mean(axis=0) * 100.0
+    return float(f), float(p), float(r)
 
 
 def unique_sentence_ratio(hyps: Sequence[Tokens]) -> float:
@@ -133,31 +158,47 @@ def score_all(hyps: Sequence[Tokens], refs: Sequence[Tokens], features: Sequence
 
 
 # -- metrics over a run's outputs -----------------------------------------------------------------
-@metric("bleu1", task="explain", group="text")
+def _pair_ids(out: TextOutputs, with_refs: bool = True) -> list[str]:
+    return [f"{u}|{i}" for u, i, r in zip(out.users, out.items, out.references) if r is not None or not with_refs]
+
+
+def _bleu_units(out: TextOutputs, n: int) -> Units:
+    stats = bleu_pair_stats(*out.with_references(), max_order=n)
+    return Units(_pair_ids(out), stats, lambda c: bleu_from_sums(c, n))
+
+
+def _per_pair_units(out: TextOutputs, values: np.ndarray) -> Units:
+    return Units(_pair_ids(out), np.column_stack([values * 100.0, np.ones(len(values))]), ratio)
+
+
+@metric("bleu1", task="explain", group="text", units=lambda o: _bleu_units(o, 1))
 def bleu1(out: TextOutputs) -> float:
     """`bleu1`: corpus BLEU-1 (nmt compute_bleu, no smoothing) x100 against the reference explanations."""
     return corpus_bleu(*out.with_references(), max_order=1)
 
 
-@metric("bleu4", task="explain", group="text")
+@metric("bleu4", task="explain", group="text", units=lambda o: _bleu_units(o, 4))
 def bleu4(out: TextOutputs) -> float:
     """`bleu4`: corpus BLEU-4 (nmt compute_bleu, no smoothing) x100 against the reference explanations."""
     return corpus_bleu(*out.with_references(), max_order=4)
 
 
-@metric("rouge1_f", task="explain", group="text", default=False)
+@metric("rouge1_f", task="explain", group="text", default=False,
+        units=lambda o: _per_pair_units(o, rouge_n_pairs(*o.with_references(), n=1)[:, 0]))
 def rouge1_f(out: TextOutputs) -> float:
     """`rouge1_f`: mean per-pair unigram-set F x100."""
     return rouge_n(*out.with_references(), n=1)[0]
 
 
-@metric("rouge2_f", task="explain", group="text", default=False)
+@metric("rouge2_f", task="explain", group="text", default=False,
+        units=lambda o: _per_pair_units(o, rouge_n_pairs(*o.with_references(), n=2)[:, 0]))
 def rouge2_f(out: TextOutputs) -> float:
     """`rouge2_f`: mean per-pair bigram-set F x100."""
     return rouge_n(*out.with_references(), n=2)[0]
 
 
-@metric("rougeL_f", task="explain", group="text")
+@metric("rougeL_f", task="explain", group="text",
+        units=lambda o: _per_pair_units(o, rouge_l_pairs(*o.with_references())[:, 0]))
 def rougeL_f(out: TextOutputs) -> float:
     """`rougeL_f`: mean per-pair LCS F x100."""
     return rouge_l(*out.with_references())[0]
@@ -177,7 +218,13 @@ def _with_features(out: TextOutputs) -> tuple[list[list[str]], list[str]]:
     return list(hyps), list(feats)
 
 
-@metric("fmr", task="explain", group="text")
+def _fmr_units(out: TextOutputs) -> Units:
+    rows = [(f"{u}|{i}", f in set(h)) for u, i, h, f in zip(out.users, out.items, out.tokens(out.hypotheses),
+                                                            out.features or []) if f]
+    return Units([r[0] for r in rows], np.array([[float(r[1]), 1.0] for r in rows]), ratio)
+
+
+@metric("fmr", task="explain", group="text", units=_fmr_units)
 def fmr(out: TextOutputs) -> float:
     """`fmr`: mean over rows of 1[the row's ground-truth feature word is among the hypothesis tokens]."""
     return feature_matching_ratio(*_with_features(out))

@@ -13,10 +13,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from xrbench.data.io import atomic_write_bytes
+
+if TYPE_CHECKING:  # pandas is imported where files are read or written: listing and leaderboards stay fast
+    import pandas as pd
 
 from .base import NotApplicable
 
@@ -30,7 +34,7 @@ def _read_json_gz(path: Path) -> Any:
         return json.load(fh)
 
 
-def _write_csv_gz(path: Path, df: pd.DataFrame) -> None:
+def _write_csv_gz(path: Path, df: "pd.DataFrame") -> None:
     atomic_write_bytes(path, gzip.compress(df.to_csv(index=False).encode("utf-8"), mtime=0))
 
 
@@ -63,6 +67,8 @@ class RecOutputs:
         return rel
 
     def save(self, folder: Path) -> list[str]:
+        import pandas as pd
+
         df = pd.DataFrame({"user": self.users, "item": self.items, "rating": self.ratings})
         if self.predictions is not None:
             df["prediction"] = self.predictions
@@ -75,6 +81,8 @@ class RecOutputs:
 
     @classmethod
     def load(cls, folder: Path) -> "RecOutputs":
+        import pandas as pd
+
         df = pd.read_csv(folder / "predictions.csv.gz", dtype={"user": str, "item": str})
         aux = _read_json_gz(folder / "rankings.json.gz")
         return cls(df["user"].to_numpy(), df["item"].to_numpy(), df["rating"].to_numpy(float),
@@ -136,6 +144,8 @@ class CausalOutputs:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def save(self, folder: Path) -> list[str]:
+        import pandas as pd
+
         _write_csv_gz(folder / "effects.csv.gz", pd.DataFrame({"tau_hat": self.tau_hat, "tau": self.tau}))
         _write_json_gz(folder / "causal_context.json.gz", {"ate_interval": self.ate_interval, "seed": self.seed,
                                                            "extra": self.extra})
@@ -143,6 +153,8 @@ class CausalOutputs:
 
     @classmethod
     def load(cls, folder: Path) -> "CausalOutputs":
+        import pandas as pd
+
         df = pd.read_csv(folder / "effects.csv.gz")
         ctx = _read_json_gz(folder / "causal_context.json.gz")
         ci = tuple(ctx["ate_interval"]) if ctx["ate_interval"] is not None else None

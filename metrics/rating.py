@@ -5,16 +5,25 @@ import numpy as np
 
 from .base import metric
 from .outputs import RecOutputs
+from .uncertainty import Units, ratio
 
 
-@metric("rmse", task="recommend", group="accuracy", lower_is_better=True)
+def _per_user(out: RecOutputs, squared: bool) -> Units:
+    err = out.clipped_predictions() - out.ratings
+    e = err ** 2 if squared else np.abs(err)
+    users, inv = np.unique(out.users, return_inverse=True)
+    stats = np.column_stack([np.bincount(inv, weights=e), np.bincount(inv)])
+    return Units(users, stats, (lambda c: np.sqrt(ratio(c))) if squared else ratio)
+
+
+@metric("rmse", task="recommend", group="accuracy", lower_is_better=True, units=lambda o: _per_user(o, True))
 def rmse(out: RecOutputs) -> float:
     """`rmse` (↓) = sqrt(mean((clip(p) - r)^2)); predictions clipped to the dataset's [min, max] rating."""
     p, r = out.clipped_predictions(), out.ratings
     return float(np.sqrt(np.mean((p - r) ** 2)))
 
 
-@metric("mae", task="recommend", group="accuracy", lower_is_better=True)
+@metric("mae", task="recommend", group="accuracy", lower_is_better=True, units=lambda o: _per_user(o, False))
 def mae(out: RecOutputs) -> float:
     """`mae` (↓) = mean(abs(clip(p) - r))."""
     return float(np.mean(np.abs(out.clipped_predictions() - out.ratings)))

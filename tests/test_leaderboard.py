@@ -3,7 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from xrbench import publish
-from xrbench.leaderboard import build, render_csv, render_markdown
+from xrbench.leaderboard import build
+from xrbench.render import render_csv, render_markdown
 from xrbench.records import MethodRef, RunRecord
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,4 +31,50 @@ def test_missing_values_are_dashes_with_footnotes_never_averaged_away():
     assert "seed 1 failed (ValueError: x)" in md and "not applicable: ranking only" in md
     assert "**0.5000**" in rows["b"].replace(" [1]", "").replace(" [2]", "")  # best rmse (lower is better)
     csv = render_csv(build(recs))
-    assert "recommend,d,c,rmse,,,0,0,1,c — rmse: not applicable: ranking only" in csv
+    assert "recommend,d,c,rmse,,,,,0,0,0,1,c — rmse: not applicable: ranking only" in csv
+
+
+def scored_records(seed_noise: dict[str, tuple[int, float]], seeds=(0, 1)) -> list[RunRecord]:
+    """Methods whose predictions are the truth plus noise (noise seed, shift), scored like the runner does."""
+    import numpy as np
+
+    from xrbench.metrics import RecOutputs
+    from xrbench.scoring import score
+
+    out = []
+    for seed in seeds:
+        rng = np.random.default_rng(100 + seed)
+        users = np.repeat([f"u{i}" for i in range(300)], 8)
+        truth = rng.integers(1, 6, len(users)).astype(float)
+        for name, (noise_seed, shift) in seed_noise.items():
+            noise = np.random.default_rng(noise_seed * 1000 + seed).normal(0, 0.9, len(users))
+            o = RecOutputs(users, np.arange(len(users)).astype(str), truth, truth + noise + shift, 1, 5, {}, {}, {})
+            s = score("recommend", o, ("rmse", "mae"), f"d|random|{seed}")
+            out.append(RunRecord("d", "recommend", MethodRef(name, "recommender", {}, name), seed, "ok", s.metrics,
+                                 intervals=s.intervals, bootstrap=s.bootstrap))
+    return out
+
+
+def test_paired_test_separates_noise_from_a_real_gap():
+    boards = build(scored_records({"a": (1, 0.0), "b": (2, 0.0), "c": (3, 0.35)}))
+    (b,) = boards
+    best = b.best("rmse")
+    assert best in ("a", "b")
+    other = "b" if best == "a" else "a"
+    assert b.cells[(other, "rmse")].tie_with_best  # differs only by noise: not significantly different
+    assert not b.cells[("c", "rmse")].tie_with_best  # a real gap: significantly different
+    lo, hi = b.cells[("c", "rmse")].interval()
+    assert lo < b.cells[("c", "rmse")].mean < hi
+    md = render_markdown(boards)
+    assert f"*{other} " not in md and "| *" in md  # the tie is italic, the best bold
+    assert "**" in md
+
+
+def test_latex_and_html_render():
+    from xrbench.render import render_html, render_latex
+
+    boards = build(scored_records({"a": (1, 0.0), "c_x": (3, 0.35)}, seeds=(0,)))
+    tex = render_latex(boards)
+    assert r"\begin{tabular}" in tex and r"c\_x" in tex and r"\textbf{" in tex
+    page = render_html(boards)
+    assert page.startswith("<!DOCTYPE html>") and "<svg" in page and "http" not in page.replace("http-equiv", "")

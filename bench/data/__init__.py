@@ -1,5 +1,3 @@
-"""Datasets: one in-memory form (:class:`Dataset`) for every source, loaders, cards and splits."""
-from .schema import Dataset
-from .split import Split, make_split
-
-__all__ = ["Dataset", "Split", "make_split"]
+"""Datasets: one in-memory form (:class:`xrbench.data.schema.Dataset`) for every source, loaders
+(``movielens``, ``amazon``, ``semisynth``), cards and splits. Submodules are imported where used, so
+that ``xrbench list`` and ``xrbench leaderboard`` never load pandas."""

@@ -1,0 +1,82 @@
+"""The HTML leaderboard in a real headless Chromium: the table renders, sorting a column reorders the rows,
+the filter hides boards, and the plot is present. In CI (CI=true) a missing browser is a failure."""
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from tests.test_leaderboard import scored_records
+from xrbench.leaderboard import build
+from xrbench.render import render_html
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:  # pragma: no cover
+    sync_playwright = None
+
+if os.environ.get("CI") != "true":
+    pytestmark = pytest.mark.skipif(CHROMIUM is None or sync_playwright is None,
+                                    reason="needs Debian chromium and the playwright package (CI installs both)")
+
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    assert CHROMIUM is not None and sync_playwright is not None, "CI must install chromium and playwright"
+    recs = scored_records({"alpha": (1, 0.0), "beta": (2, 0.6), "gamma": (3, 0.3)}, seeds=(0,))
+    other = scored_records({"alpha": (1, 0.0), "delta": (4, 0.1)}, seeds=(0,))
+    other = [type(r)(**{**r.__dict__, "dataset": "other"}) for r in other]
+    path = tmp_path_factory.mktemp("html") / "leaderboard.html"
+    path.write_text(render_html(build(recs + other)), encoding="utf-8")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        pg = browser.new_page()
+        errors: list[str] = []
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.goto(path.as_uri())
+        yield pg, errors
+        browser.close()
+
+
+def methods_in(pg, board: int = 0) -> list[str]:
+    return pg.eval_on_selector_all(f"section.board:nth-of-type({board + 1}) table:first-of-type tbody tr",
+                                   "rows => rows.map(r => r.cells[0].textContent)")
+
+
+def test_table_renders_and_sorts_by_a_column(page):
+    pg, errors = page
+    first = pg.locator("section.board").first
+    assert first.locator("table tbody tr").count() == 3
+    rmse_header = first.locator("table").first.locator("th", has_text="rmse")
+    values = lambda: first.locator("table").first.evaluate(  # noqa: E731
+        "t => [...t.tBodies[0].rows].map(r => parseFloat(r.cells[1].getAttribute('data-value')))")
+    rmse_header.click()
+    asc = values()
+    assert asc == sorted(asc)
+    order_asc = methods_in(pg)
+    rmse_header.click()
+    desc = values()
+    assert desc == sorted(desc, reverse=True)
+    assert methods_in(pg) == list(reversed(order_asc))
+    assert order_asc[0] == "alpha" and order_asc[-1] == "beta"  # alpha has no shift, beta the largest
+    assert not errors
+
+
+def test_plot_interval_and_filter(page):
+    pg, errors = page
+    first = pg.locator("section.board").first
+    assert first.locator("svg.plot circle.point").count() == 3
+    assert first.locator("span.ci").count() >= 3  # intervals are shown
+    assert pg.locator("section.board").count() == 2
+    pg.select_option("#f-dataset", "other")
+    visible = pg.eval_on_selector_all("section.board", "s => s.filter(x => !x.hidden).map(x => x.dataset.dataset)")
+    assert visible == ["other"]
+    pg.select_option("#f-dataset", "")
+    assert pg.eval_on_selector_all("section.board", "s => s.filter(x => !x.hidden).length") == 2
+    assert not errors
