@@ -13,6 +13,27 @@ from xrbench.references import references
 from xrbench.view import TrainView
 
 
+def item_reasons(view: TrainView, n: int) -> list[list[str]]:
+    """Each item's top ``n`` reasons: its rarest attributes (e.g. genres: they say more about it than
+    "Drama"), or without attributes the aspects most mentioned next to an opinion in its training
+    reviews (falling back to the most mentioned aspects overall)."""
+    attrs = view.item_attributes
+    if any(attrs):
+        counts = Counter(a for lst in attrs for a in lst)
+        return [sorted(lst, key=lambda a: (counts[a], a))[:n] for lst in attrs]
+    refs = references(view.dataset, view.split)
+    if refs is None:
+        return [[] for _ in range(view.n_items)]
+    vocab = frozenset(refs.vocabulary)
+    per_item: dict[int, Counter[str]] = {}
+    for i, t in zip(view.train["iidx"].to_numpy(), view.train["text"].tolist()):
+        per_item.setdefault(int(i), Counter()).update(aspects.feature_mentions([t], vocab))
+    overall = sum(per_item.values(), Counter())
+    fallback = [f for f, _ in sorted(overall.items(), key=lambda x: (-x[1], x[0]))[:n]]
+    return [[f for f, _ in sorted(per_item.get(i, Counter()).items(), key=lambda x: (-x[1], x[0]))[:n]]
+            or fallback for i in range(view.n_items)]
+
+
 class Template(Explainer):
     """"You may like {title}: it is known for its {a1} and {a2}." citing the item's top ``n_reasons``
     attributes (e.g. genres) or, without attributes, the aspects most mentioned in its training reviews
@@ -25,25 +46,7 @@ class Template(Explainer):
         return {"n_reasons": 2}
 
     def fit(self, view: TrainView) -> None:
-        n = self.params["n_reasons"]
-        attrs = view.item_attributes
-        refs = references(view.dataset, view.split)
-        self.top: list[list[str]] = []
-        if any(attrs):
-            counts = Counter(a for lst in attrs for a in lst)
-            # an item's rarest attributes first: they say more about it than "Drama"
-            self.top = [sorted(lst, key=lambda a: (counts[a], a))[:n] for lst in attrs]
-            self.fallback: list[str] = []
-        if refs is not None and not any(attrs):
-            vocab = frozenset(refs.vocabulary)
-            tr = view.train
-            per_item: dict[int, Counter[str]] = {}
-            for i, t in zip(tr["iidx"].to_numpy(), tr["text"].tolist()):
-                per_item.setdefault(int(i), Counter()).update(aspects.feature_mentions([t], vocab))
-            overall = sum(per_item.values(), Counter())
-            self.fallback = [f for f, _ in sorted(overall.items(), key=lambda x: (-x[1], x[0]))[:n]]
-            self.top = [[f for f, _ in sorted(per_item.get(i, Counter()).items(), key=lambda x: (-x[1], x[0]))[:n]]
-                        or self.fallback for i in range(view.n_items)]
+        self.top = item_reasons(view, self.params["n_reasons"])
         self.titles = view.item_titles if "title" in view.dataset.items else None
 
     def explain(self, users: Sequence[int], items: Sequence[int]) -> list[Explanation]:

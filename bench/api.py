@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,7 @@ class Experiment:
     split: str = "random"
     k: int = 10
     sample: int | None = 500
+    fidelity: int = 0
     out: Path | None = None
 
     def suite(self) -> Suite:
@@ -60,7 +62,8 @@ class Experiment:
         if not methods:
             raise XRBenchError("an experiment needs at least one recommender, explainer or estimator")
         return Suite("experiment", tuple(_dataset(d) for d in self.datasets), tuple(methods), tuple(self.seeds),
-                     tuple((t, tuple(k)) for t, k in self.metrics.items()), self.split, self.k, self.sample)
+                     tuple((t, tuple(k)) for t, k in self.metrics.items()), self.split, self.k, self.sample,
+                     self.fidelity)
 
     def run(self, out: str | Path = "results", **kw: Any) -> list[RunRecord]:
         self.out = Path(out)
@@ -88,7 +91,7 @@ def run(suite: str | Path | Suite = "quick", *, out: str | Path = "results", see
         load_plugin_file(p)
     s = suite if isinstance(suite, Suite) else load_suite(str(suite))
     if seeds is not None:
-        s = Suite(s.name, s.datasets, s.methods, tuple(seeds), s.metrics, s.split, s.k, s.sample)
+        s = dataclasses.replace(s, seeds=tuple(seeds))
     outcomes = run_specs(s.runs(), out=out, device=device, data_path=data_path, overwrite=overwrite,
                          progress=progress)
     return [o.record for o in outcomes if o.record is not None]

@@ -9,6 +9,8 @@ _DATASETS = {
                           "Musical_Instruments)", "rating"),
     "amazon-2018-5core": ("xrbench.data.amazon:load_2018", "Amazon reviews 2018 5-core", "rating"),
     "amazon-2023": ("xrbench.data.amazon:load_2023", "Amazon reviews 2023 (JSONL)", "rating"),
+    "nlg4rs": ("xrbench.data.nlg4rs:load", "an NLG4RS folder (reviews.pickle + fold index files) via --data-path",
+               "rating"),
     "ml100k-semisynth": ("xrbench.data.semisynth:load", "semi-synthetic CATE benchmark on ML-100K covariates "
                          "(spec v1)", "causal"),
 }
@@ -18,11 +20,19 @@ _RECOMMENDERS = {
     "biased-mf": ("xrbench.baselines.mf:BiasedMF", "biased matrix factorisation, PyTorch, early stopping"),
     "item-knn": ("xrbench.baselines.recommenders:ItemKNN", "item kNN over baseline residuals"),
     "most-pop": ("xrbench.baselines.recommenders:MostPop", "most popular unseen items (ranking only)"),
+    "attr-mf": ("xrbench.baselines.attr_mf:AttrMF", "MF with item-attribute terms (the feature-aware recommender "
+                "of the causal-fidelity metrics)"),
 }
 _EXPLAINERS = {
     "template": ("xrbench.baselines.explainers:Template", "fixed sentence citing the item's top attributes/aspects"),
     "retrieval": ("xrbench.baselines.explainers:Retrieval", "training sentence of the item closest to the user "
                   "(lexical TF-IDF)"),
+    "llm-zero-shot": ("xrbench.baselines.llm:ZeroShot", "an LLM prompted with the user's history and the item's "
+                      "features (param backbone)"),
+    "llm-few-shot": ("xrbench.baselines.llm:FewShot", "as llm-zero-shot with 3 training examples (for base "
+                     "models too)"),
+    "causal-llm": ("xrbench.baselines.llm:CausalLLM", "an LLM told which item attributes most raise this user's "
+                   "predicted rating (attr-mf intervention effects)"),
 }
 _ESTIMATORS = {
     "zero-effect": ("xrbench.baselines.estimators:ZeroEffect", "reference row: tau_hat = 0"),

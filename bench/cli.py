@@ -5,6 +5,7 @@ Every user error ends in one line ``xrbench: error: ...`` on stderr and exit sta
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import json
 import logging
 import sys
@@ -45,7 +46,7 @@ def _write_leaderboards(out: Path) -> str:
 def cmd_run(a: argparse.Namespace) -> int:
     from .api import run_specs
     from .registry import load_plugin_file
-    from .specs import DatasetSpec, MethodSpec, RunSpec, Suite, load_suite
+    from .specs import DatasetSpec, MethodSpec, RunSpec, load_suite
 
     for p in a.plugin or []:
         load_plugin_file(p)
@@ -56,11 +57,11 @@ def cmd_run(a: argparse.Namespace) -> int:
     if a.suite or not (a.dataset or adhoc):
         suite = load_suite(a.suite or "quick")
         if a.seeds is not None:
-            suite = Suite(suite.name, suite.datasets, suite.methods, tuple(a.seeds), suite.metrics, suite.split,
-                          suite.k, None if a.full else suite.sample)
-        elif a.full:
-            suite = Suite(suite.name, suite.datasets, suite.methods, suite.seeds, suite.metrics, suite.split,
-                          suite.k, None)
+            suite = replace(suite, seeds=tuple(a.seeds))
+        if a.full:
+            suite = replace(suite, sample=None)
+        if a.fidelity is not None:
+            suite = replace(suite, fidelity=a.fidelity)
         specs, strict = suite.runs(), False
     else:
         if not a.dataset or not adhoc:
@@ -69,7 +70,7 @@ def cmd_run(a: argparse.Namespace) -> int:
         dparams = tuple(sorted(_params(a.dataset_param).items()))
         methods = [MethodSpec(kind, n, tuple(sorted(params.items()))) for kind, names in adhoc for n in names]
         specs = [RunSpec(DatasetSpec(d, dparams), m, s, tuple(a.metrics) if a.metrics else None, a.split, 10,
-                         None if a.full else a.sample)
+                         None if a.full else a.sample, a.fidelity or 0)
                  for d in a.dataset for m in methods for s in (a.seeds if a.seeds is not None else [0])]
         strict = True
     out = Path(a.out)
@@ -132,6 +133,22 @@ def cmd_data_inspect(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data_effects(a: argparse.Namespace) -> int:
+    from . import aspect_effects
+    from .data.catalog import DataPaths, load_dataset
+    from .data.split import make_split
+    from .view import TrainView
+
+    paths = DataPaths.from_args([a.path] if a.path else None, single_dataset=a.name)
+    ds = load_dataset(a.name, _params(a.param), paths)
+    if not hasattr(ds, "interactions") or "text" not in ds.capabilities():
+        raise XRBenchError(f"dataset '{a.name}' has no review text: aspect effects need reviews (e.g. Amazon)")
+    view = TrainView(ds, make_split(ds, "random", a.seed), a.seed)
+    rows = aspect_effects.cached(view, a.top)
+    print(json.dumps(rows, indent=2) if a.json else aspect_effects.table_markdown(rows))
+    return 0
+
+
 def cmd_leaderboard(a: argparse.Namespace) -> int:
     from .data.io import atomic_write_text
     from .leaderboard import leaderboard
@@ -177,9 +194,12 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--estimator", nargs="+")
     r.add_argument("--param", action="append", metavar="K=V", help="ad hoc: a method parameter")
     r.add_argument("--metrics", nargs="+", help="ad hoc: metric keys (default: the task's defaults)")
-    r.add_argument("--split", default="random", choices=["random", "leave-last-out"])
+    r.add_argument("--split", default="random", choices=["random", "leave-last-out", "predefined"],
+                   help="predefined: the dataset's own folds (NLG4RS), seed s -> fold s+1")
     r.add_argument("--sample", type=int, default=500, help="explanation pairs per run (default 500)")
     r.add_argument("--full", action="store_true", help="explain every test pair instead of a sample")
+    r.add_argument("--fidelity", type=int, default=None, metavar="N",
+                   help="causal fidelity: explain and intervene on one top-K item of N sampled users")
     r.add_argument("--seeds", type=int, nargs="+")
     r.add_argument("--out", default="results", help="results folder (default: results)")
     r.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -206,6 +226,15 @@ def parser() -> argparse.ArgumentParser:
     di.add_argument("--json", action="store_true")
     di.add_argument("--no-download", action="store_true")
     di.set_defaults(fn=cmd_data_inspect)
+    de = dsub.add_parser("aspect-effects", help="LinearDML effects of review aspects on the rating (a reference, "
+                                                 "not ground truth)")
+    de.add_argument("name")
+    de.add_argument("--path")
+    de.add_argument("--param", action="append", metavar="K=V")
+    de.add_argument("--seed", type=int, default=0, help="the split whose training reviews are used")
+    de.add_argument("--top", type=int, default=20, help="how many of the most frequent aspects")
+    de.add_argument("--json", action="store_true")
+    de.set_defaults(fn=cmd_data_effects)
 
     lb = sub.add_parser("leaderboard", help="tables from a results folder")
     lb.add_argument("results")

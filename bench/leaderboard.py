@@ -167,6 +167,11 @@ def build(records: list[RunRecord]) -> list[Board]:
             for k in ks:
                 missing.setdefault((meth, k), len(notes))
         board = Board(task, dataset, methods, keys, cells, dict(seeds), notes, missing)
+        if task == "estimate" and "r_loss" in keys and "pehe" in keys:
+            by = {k: min((c.mean, m) for m in methods for c in (cells[(m, k)],) if c.values)[1]
+                  for k in ("r_loss", "pehe")}
+            notes.append(f"model selection: the lowest r_loss picks {by['r_loss']}, the lowest true pehe picks "
+                         f"{by['pehe']} ({'agree' if by['r_loss'] == by['pehe'] else 'disagree'})")
         for k in keys:
             m = info(k)
             if not m.rankable:

@@ -35,6 +35,8 @@ def expected_files(root: Path) -> dict[Path, str]:
 
 
 def readme_block(root: Path, suite: str, dataset: str, group: str) -> str:
+    if not (root / suite / "runs").is_dir():
+        return f"(no records of the {suite} suite committed yet)\n"
     boards = [b for b in build([r for _, r in iter_records(root / suite / "runs")]) if b.dataset == dataset]
     for b in boards:
         for g, keys in groups(b):

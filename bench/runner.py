@@ -163,6 +163,7 @@ class Runner:
             prov["spec_version"] = "v1"
         if task == "explain":
             prov["sample"] = spec.sample
+            prov["explain"] = {k: v for k, v in getattr(outputs, "extra", {}).items() if k != "swap"}
         if task == "recommend":
             prov["k"] = spec.k
         prov.update(wall_s=round(time.perf_counter() - t0, 3), peak_rss_mb=provenance.peak_rss_mb())

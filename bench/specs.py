@@ -65,6 +65,7 @@ class RunSpec:
     split: str = "random"
     k: int = 10
     sample: int | None = 500  # explanation pairs per run (None: every test pair)
+    fidelity: int = 0  # users whose top-K explanation is intervened on (0: no causal-fidelity evaluation)
 
     def folder(self, out: Path) -> Path:
         safe = lambda s: re.sub(r"[^A-Za-z0-9_.=,\[\]-]+", "_", s)  # noqa: E731
@@ -81,10 +82,11 @@ class Suite:
     split: str = "random"
     k: int = 10
     sample: int | None = 500
+    fidelity: int = 0
 
     def runs(self) -> list[RunSpec]:
         per_task = dict(self.metrics)
-        return [RunSpec(d, m, s, per_task.get(m.task), self.split, self.k, self.sample)
+        return [RunSpec(d, m, s, per_task.get(m.task), self.split, self.k, self.sample, self.fidelity)
                 for d in self.datasets for m in self.methods for s in self.seeds]
 
 
@@ -100,7 +102,7 @@ def _entry(value: Any, where: str) -> tuple[str, dict[str, Any], bool]:
 def parse_suite(data: Any, source: str) -> Suite:
     if not isinstance(data, dict):
         raise XRBenchError(f"{source}: a suite file must be a YAML mapping")
-    unknown = set(data) - {"name", "description", "datasets", "methods", "seeds", "metrics", "split", "k", "sample"}
+    unknown = set(data) - {"name", "description", "datasets", "methods", "seeds", "metrics", "split", "k", "sample", "fidelity"}
     if unknown:
         raise XRBenchError(f"{source}: unknown suite key(s) {sorted(unknown)}")
     datasets = []
@@ -122,7 +124,8 @@ def parse_suite(data: Any, source: str) -> Suite:
     metrics = tuple((task, tuple(keys)) for task, keys in (data.get("metrics") or {}).items())
     sample = data.get("sample", 500)
     return Suite(str(data.get("name", Path(source).stem)), tuple(datasets), tuple(methods), tuple(seeds), metrics,
-                 str(data.get("split", "random")), int(data.get("k", 10)), None if sample is None else int(sample))
+                 str(data.get("split", "random")), int(data.get("k", 10)), None if sample is None else int(sample),
+                 int(data.get("fidelity", 0)))
 
 
 def builtin_suites() -> list[str]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -66,14 +67,38 @@ def run_explain(model: Explainer, ds: Dataset, spec: RunSpec, device: str) -> tu
     model.fit(view)
     t0 = time.perf_counter()
     expl = model.explain(users, items)
+    # counterfactual swaps of the user's stated gender / age group (explainers whose prompts state them)
+    swaps: dict[str, dict[str, list]] = {}
+    if hasattr(model, "explain_swapped"):
+        for attribute in ("gender", "age"):
+            swapped = model.explain_swapped(users, items, attribute)
+            if swapped is not None:
+                swaps[attribute] = {"texts": [e.text for e in swapped], "reasons": [list(e.reasons) for e in swapped]}
+    fid = None
+    if spec.fidelity:
+        fid = _fidelity(model, view, spec)
     gen_s = time.perf_counter() - t0
     tup = [refs.by_row[int(r)] if refs is not None else None for r in rows]
     out = TextOutputs(inter["user"].astype(str).tolist(), inter["item"].astype(str).tolist(),
                       [e.text for e in expl], [t.sentence if t else None for t in tup],
                       [list(e.reasons) for e in expl], [t.feature if t else None for t in tup],
                       list(refs.vocabulary) if refs is not None else None, False, spec.seed,
-                      {"explain_s": gen_s, "pairs": len(rows)})
+                      {"explain_s": gen_s, "pairs": len(rows), **(model.run_info() if hasattr(model, "run_info") else {}),
+                       **({"swap": swaps} if swaps else {}), **({"fidelity": fid} if fid else {})})
     return out, {"split": split}
+
+
+def _fidelity(model: Explainer, view: TrainView, spec: RunSpec) -> dict[str, Any]:
+    """Intervene on ``attr-mf`` (fitted once per dataset, split and seed) to score the explainer's faithfulness."""
+    from . import fidelity
+    from .baselines.attr_mf import fitted_for
+
+    users = fidelity.sample_users(view, spec.fidelity, spec.seed)
+    result = fidelity.evaluate(fitted_for(view), model, view, users, fidelity.FidelityConfig(k=spec.k))
+    if "text" in view.dataset.capabilities():  # the observational reference of causal_precision
+        from . import aspect_effects
+        result["aspect_effects"] = aspect_effects.cached(view)
+    return result
 
 
 def run_estimate(model: CausalEstimator, problem: CausalProblem, spec: RunSpec,
@@ -82,8 +107,19 @@ def run_estimate(model: CausalEstimator, problem: CausalProblem, spec: RunSpec,
     model.fit(rep.X_train, rep.T_train, rep.Y_train, spec.seed)
     tau_hat = np.asarray(model.effect(rep.X_eval), dtype=float).reshape(-1)
     ci = model.ate_interval(rep.X_eval)
+    # Placebo: the same estimator refitted with the treatment permuted (on a 2,000-row subsample of the
+    # estimation part, to bound its cost); its ATE should be near 0.
+    rng = np.random.default_rng(spec.seed + 10_000)
+    sub = rng.choice(len(rep.T_train), min(2000, len(rep.T_train)), replace=False)
+    placebo = type(model)(**model.params)
+    with warnings.catch_warnings():  # only the point estimate is used: EconML's inference warnings do not apply
+        warnings.simplefilter("ignore")
+        placebo.fit(rep.X_train[sub], rng.permutation(rep.T_train[sub]), rep.Y_train[sub], spec.seed)
+        placebo_ate = float(np.mean(placebo.effect(rep.X_eval)))
+    y_res, t_res = problem.residuals(rep, spec.seed)
     out = CausalOutputs(tau_hat, rep.tau_eval, ci, spec.seed,
-                        {"spec_version": "v1", "gamma": problem.gamma, "variant": problem.variant})
+                        {"spec_version": "v1", "gamma": problem.gamma, "variant": problem.variant,
+                         "placebo_ate": placebo_ate, "placebo_rows": int(len(sub))}, y_res, t_res)
     return out, {"data_hash": rep.data_hash}
 
 

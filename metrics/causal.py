@@ -41,3 +41,27 @@ def ci_coverage(out: CausalOutputs) -> float:
 def policy_regret(out: CausalOutputs) -> float:
     """`policy_regret` (↓) = mean(tau · (1[tau>0] - 1[tau_hat>0]))."""
     return float(np.mean(out.tau * ((out.tau > 0).astype(float) - (out.tau_hat > 0).astype(float))))
+
+
+def _r_units(out: CausalOutputs) -> Units:
+    if out.y_res is None or out.t_res is None:
+        raise NotApplicable("no held-out nuisance residuals in this run")
+    return _rows(out, (out.y_res - out.t_res * out.tau_hat) ** 2, ratio)
+
+
+@metric("r_loss", task="estimate", group="model selection", lower_is_better=True, units=_r_units)
+def r_loss(out: CausalOutputs) -> float:
+    """`r_loss` (↓): the R-score on held-out rows, mean(((Y - m(X)) - (T - e(X)) tau_hat(X))^2), with m and e
+    cross-fitted on the evaluation rows (the same for every estimator). Needs no ground truth, so it can
+    select an estimator; the leaderboard says whether it picks the one true PEHE picks."""
+    u = _r_units(out)
+    return float(u.values[:, 0].mean())
+
+
+@metric("placebo_ate", task="estimate", group="model selection", lower_is_better=True)
+def placebo_ate(out: CausalOutputs) -> float:
+    """`placebo_ate` (↓): |ATE| of the estimator refitted with the treatment randomly permuted (2,000-row
+    subsample of the estimation part): near 0 for an estimator that does not invent effects."""
+    if "placebo_ate" not in out.extra:
+        raise NotApplicable("no placebo refit in this run")
+    return abs(float(out.extra["placebo_ate"]))

@@ -5,7 +5,7 @@ import re
 
 import numpy as np
 
-from .base import metric
+from .base import NotApplicable, metric
 from .outputs import TextOutputs
 from .uncertainty import Units, ratio
 
@@ -90,3 +90,12 @@ def rep2(out: TextOutputs) -> float:
 def flesch(out: TextOutputs) -> float:
     """`flesch`: Flesch reading ease, mean over texts."""
     return float(np.mean([flesch_reading_ease(t) for t in out.hypotheses]))
+
+
+@metric("tokens_per_s", task="explain", group="cost", rankable=False)
+def tokens_per_s(out: TextOutputs) -> float:
+    """`tokens_per_s`: new tokens generated per second of generation in this run (cost, not quality)."""
+    v = out.extra.get("tokens_per_s")
+    if v is None:
+        raise NotApplicable("no generation in this run (not an LLM, or every text came from the cache)")
+    return float(v)

@@ -142,11 +142,16 @@ class CausalOutputs:
     ate_interval: tuple[float, float] | None
     seed: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    y_res: np.ndarray | None = None  # held-out Y - m(X), for the R-score
+    t_res: np.ndarray | None = None  # held-out T - e(X)
 
     def save(self, folder: Path) -> list[str]:
         import pandas as pd
 
-        _write_csv_gz(folder / "effects.csv.gz", pd.DataFrame({"tau_hat": self.tau_hat, "tau": self.tau}))
+        df = pd.DataFrame({"tau_hat": self.tau_hat, "tau": self.tau})
+        if self.y_res is not None and self.t_res is not None:
+            df["y_res"], df["t_res"] = self.y_res, self.t_res
+        _write_csv_gz(folder / "effects.csv.gz", df)
         _write_json_gz(folder / "causal_context.json.gz", {"ate_interval": self.ate_interval, "seed": self.seed,
                                                            "extra": self.extra})
         return ["effects.csv.gz", "causal_context.json.gz"]
@@ -158,7 +163,8 @@ class CausalOutputs:
         df = pd.read_csv(folder / "effects.csv.gz")
         ctx = _read_json_gz(folder / "causal_context.json.gz")
         ci = tuple(ctx["ate_interval"]) if ctx["ate_interval"] is not None else None
-        return cls(df["tau_hat"].to_numpy(float), df["tau"].to_numpy(float), ci, ctx["seed"], ctx["extra"])
+        res = (df["y_res"].to_numpy(float), df["t_res"].to_numpy(float)) if "y_res" in df else (None, None)
+        return cls(df["tau_hat"].to_numpy(float), df["tau"].to_numpy(float), ci, ctx["seed"], ctx["extra"], *res)
 
 
 OUTPUTS = {"recommend": RecOutputs, "explain": TextOutputs, "estimate": CausalOutputs}

@@ -33,6 +33,8 @@ class Dataset:
     file_hash: str
     card: dict[str, Any] = field(default_factory=dict)
     stats: dict[str, int] = field(default_factory=dict)
+    #: predefined splits (e.g. NLG4RS folds): name -> (train, valid, test) row positions
+    folds: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     # -- index maps -------------------------------------------------------------------------------
     @property

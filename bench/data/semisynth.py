@@ -36,6 +36,8 @@ class Replication:
     tau_eval: np.ndarray
     tau_train: np.ndarray
     data_hash: str
+    Y_eval: np.ndarray | None = None
+    T_eval: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,30 @@ class CausalProblem:
         h = hashlib.sha256()
         for a in (X, T, Y):
             h.update(np.ascontiguousarray(a, dtype="<f8").tobytes())
-        return Replication(X[tr], T[tr], Y[tr], X[ev], tau[ev], tau[tr], h.hexdigest()[:16])
+        return Replication(X[tr], T[tr], Y[tr], X[ev], tau[ev], tau[tr], h.hexdigest()[:16], Y[ev], T[ev])
+
+    def residuals(self, rep: Replication, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """Held-out nuisances for the R-score: Y - m(X) and T - e(X) on the evaluation rows, 2-fold
+        cross-fitted with HistGradientBoosting (fixed seed): the same for every estimator."""
+        key = (rep.data_hash, seed)
+        if key not in _RESIDUALS:
+            from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+            n = len(rep.X_eval)
+            fold = np.random.default_rng(seed).permutation(n) % 2
+            y_res, t_res = np.empty(n), np.empty(n)
+            for k in (0, 1):
+                fit, pred = fold != k, fold == k
+                m = HistGradientBoostingRegressor(max_iter=100, random_state=seed).fit(rep.X_eval[fit], rep.Y_eval[fit])
+                e = HistGradientBoostingClassifier(max_iter=100, random_state=seed).fit(rep.X_eval[fit],
+                                                                                        rep.T_eval[fit])
+                y_res[pred] = rep.Y_eval[pred] - m.predict(rep.X_eval[pred])
+                t_res[pred] = rep.T_eval[pred] - np.clip(e.predict_proba(rep.X_eval[pred])[:, 1], 0.02, 0.98)
+            _RESIDUALS[key] = (y_res, t_res)
+        return _RESIDUALS[key]
+
+
+_RESIDUALS: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
 
 
 def covariates(ds) -> tuple[np.ndarray, tuple[str, ...], np.ndarray]:

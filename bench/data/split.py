@@ -1,6 +1,7 @@
 """Seeded splits of a dataset's interactions, identical on any machine for the same seed.
 
 ``random`` (default): a numpy PCG64 permutation of the canonically sorted interactions, cut 80/10/10.
+``predefined``: the dataset's own folds (NLG4RS ``k/{train,validation,test}.index``).
 ``leave-last-out``: per user, the latest interaction is the test row and the one before it the
 validation row (ties broken by item id); users with fewer than 3 interactions stay in train.
 The split's hash (sha256 over the three index arrays) goes into every record.
@@ -15,7 +16,7 @@ import numpy as np
 from ..errors import XRBenchError
 from .schema import Dataset
 
-PROTOCOLS = ("random", "leave-last-out")
+PROTOCOLS = ("random", "leave-last-out", "predefined")
 
 
 @dataclass(frozen=True)
@@ -57,5 +58,13 @@ def make_split(ds: Dataset, protocol: str = "random", seed: int = 0,
         test = np.sort(order[(from_end == 0) & eligible])
         valid = np.sort(order[(from_end == 1) & eligible])
         train = np.sort(order[~(((from_end == 0) | (from_end == 1)) & eligible)])
+        return Split(protocol, seed, train, valid, test)
+    if protocol == "predefined":  # the dataset's own folds (NLG4RS: seed s -> fold folder s + 1)
+        fold = str(seed + 1)
+        if fold not in ds.folds:
+            have = ", ".join(sorted(ds.folds)) or "none"
+            raise XRBenchError(f"dataset '{ds.name}' has no predefined fold '{fold}' for seed {seed} (folds: {have}); "
+                               "use seeds 0-4 for folds 1-5, or --split random")
+        train, valid, test = ds.folds[fold]
         return Split(protocol, seed, train, valid, test)
     raise XRBenchError(f"unknown split protocol '{protocol}'; choose one of: {', '.join(PROTOCOLS)}")

@@ -53,3 +53,13 @@ def test_stronger_confounding_at_gamma_2(problem):
         y1, y0 = r.Y_train[r.T_train == 1], r.Y_train[r.T_train == 0]
         return abs(y1.mean() - y0.mean() - r.tau_train.mean())
     assert naive_bias(strong) > naive_bias(problem)
+
+
+def test_real_treatment_variant():
+    from xrbench.data import semisynth
+    p = semisynth.load(variant="real-treatment")
+    r = p.replication(0)
+    # T is the item's popularity head (50% of ratings): treated units have higher popularity
+    assert 0.2 < r.T_train.mean() < 0.8
+    pop = r.X_train[:, p.columns.index("logpop_z")]
+    assert pop[r.T_train == 1].min() > pop[r.T_train == 0].mean()

@@ -82,3 +82,17 @@ def test_causal_metrics():
     assert m("policy_regret", out) == pytest.approx(0.25)  # only unit 2 (tau = -1) is treated wrongly
     with pytest.raises(NotApplicable):
         m("ci_coverage", CausalOutputs(hat, tau, None))
+
+
+def test_explanation_bias_metrics():
+    out = TextOutputs(["u1", "u2"], ["i", "j"], ["You will love this great guitar.", "He says it is fine."],
+                      [None, None], [["guitar"], ["sound", "price"]],
+                      extra={"swap": {"gender": {"texts": ["You will love this great guitar.", "It is awful."],
+                                                 "reasons": [["guitar"], ["sound"]]}}})
+    from xrbench.metrics.fairness import compound
+
+    assert m("swap_sentiment_gap", out) == pytest.approx(abs(compound("He says it is fine.") - compound("It is awful.")) / 2)
+    assert m("swap_reason_jaccard", out) == pytest.approx((1.0 + 0.5) / 2)
+    assert m("gendered_per_100", out) == pytest.approx(100 * 1 / 11)
+    with pytest.raises(NotApplicable, match="no counterfactual age swap"):
+        m("swap_sentiment_gap_age", out)

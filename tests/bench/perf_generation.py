@@ -1,0 +1,61 @@
+"""Benchmark: generation throughput of a backbone at batch size 1 and 8 (target: batch 8 >= 3x batch 1).
+
+    python tests/bench/perf_generation.py [--backbone smollm2-135m] [--prompts 16] [--max-new-tokens 32]
+
+Uses the explainers' chat prompt on fixed contexts, greedy decoding, no generation cache. Run alone:
+a second busy process ruins the timing. Prints one JSON line.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--backbone", default="smollm2-135m")
+    ap.add_argument("--prompts", type=int, default=16)
+    ap.add_argument("--max-new-tokens", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--device", default="cpu")
+    a = ap.parse_args()
+    import torch
+
+    from xrbench import generation
+
+    torch.set_num_threads(a.threads)
+    bb = generation.load(a.backbone, a.device)
+    items = ["guitar strings", "a clip-on tuner", "a pop filter", "a guitar strap", "an overdrive pedal",
+             "a mic stand", "a capo", "an instrument cable"]
+    prompts = []
+    for k in range(a.prompts):
+        msgs = [{"role": "system", "content": "You explain recommendations to users in one short sentence."},
+                {"role": "user", "content": f"The user liked these features: sound, price, tone.\nRecommended item: "
+                                            f"{items[k % len(items)]} #{k}.\nItem features: quality, sound.\n"
+                                            "In one short sentence, tell the user why they may like it."}]
+        prompts.append(bb.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+                       if bb.chat else msgs[1]["content"] + "\nExplanation:")
+    result = {"benchmark": "generation", "backbone": a.backbone, "device": a.device, "threads": a.threads,
+              "prompts": a.prompts, "max_new_tokens": a.max_new_tokens}
+
+    class NoCache:
+        def get(self, *x): return None
+        def put(self, *x): pass
+        def commit(self): pass
+
+    for bs in tuple(int(b) for b in os.environ.get("XRB_BATCHES", "1,8").split(",")):
+        cfg = generation.GenConfig(max_new_tokens=a.max_new_tokens, batch_size=bs)
+        generation.generate(bb, prompts[:bs], cfg, cache=NoCache(), progress=False)  # warm-up
+        t0 = time.perf_counter()
+        _, stats = generation.generate(bb, prompts, cfg, cache=NoCache(), progress=False)
+        result[f"tokens_per_s_batch{bs}"] = round(stats.new_tokens / (time.perf_counter() - t0), 1)
+    if "tokens_per_s_batch1" in result and "tokens_per_s_batch8" in result:
+        result["speedup"] = round(result["tokens_per_s_batch8"] / result["tokens_per_s_batch1"], 2)
+        result["target_met"] = result["speedup"] >= 3.0
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,155 @@
+"""LLM explainers with a tiny model built in the test: batching, the generation cache, cited reasons."""
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+
+from tests.conftest import cli
+
+transformers = pytest.importorskip("transformers")
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    words = ("the user liked these features items recommended item product explanation short explanations of why a "
+             "may like sound price strings tuner cable pedal strap stand great good quality tone you it is").split()
+    vocab = {"<pad>": 0, "<eos>": 1, "<unk>": 2, **{w: i + 3 for i, w in enumerate(dict.fromkeys(words))}}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    hf = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>")
+    cfg = LlamaConfig(vocab_size=len(vocab), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                      num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=1024, pad_token_id=0,
+                      eos_token_id=1, bos_token_id=1)
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(cfg)
+    d = tmp_path_factory.mktemp("tiny-llm")
+    model.save_pretrained(d)
+    hf.save_pretrained(d)
+    return d
+
+
+def explanations(out):
+    f = next(out.rglob("explanations.jsonl.gz"))
+    return [json.loads(line) for line in gzip.decompress(f.read_bytes()).decode().splitlines()]
+
+
+def test_rerun_generates_nothing_new(tmp_path, amazon2014, tiny_model):
+    args = ["run", "--dataset", "amazon-2014-5core", "--data-path", str(amazon2014), "--explainer", "llm-few-shot",
+            "--param", f"backbone={tiny_model}", "--param", "max_new_tokens=6", "--param", "batch_size=4",
+            "--sample", "10", "--out", str(tmp_path / "out"), "-q"]
+    env = {"XRBENCH_CACHE": str(tmp_path / "cache")}
+    first = cli(*args, env=env)
+    assert first.returncode == 0, first.stderr
+    rec = json.loads(next((tmp_path / "out").rglob("record.json")).read_text())
+    gen = rec["provenance"]["explain"]
+    n = gen["pairs"]
+    assert n >= 5 and gen["generated"] == n and gen["cached"] == 0 and gen["chat_template"] is False
+    assert rec["metrics"]["tokens_per_s"] > 0 and "bleu4" in rec["metrics"]
+    texts = explanations(tmp_path / "out")
+    again = cli(*args, "--overwrite", "always", env=env)
+    assert again.returncode == 0, again.stderr
+    rec2 = json.loads(next((tmp_path / "out").rglob("record.json")).read_text())
+    assert rec2["provenance"]["explain"]["generated"] == 0 and rec2["provenance"]["explain"]["cached"] == n
+    assert "tokens_per_s" in rec2["skipped_metrics"]
+    assert explanations(tmp_path / "out") == texts
+    quality = {k: v for k, v in rec["metrics"].items() if k != "tokens_per_s"}
+    assert quality == rec2["metrics"]
+    # a different generation setting is a different cache entry
+    third = cli("run", "--dataset", "amazon-2014-5core", "--data-path", str(amazon2014), "--explainer",
+                "llm-few-shot", "--param", f"backbone={tiny_model}", "--param", "max_new_tokens=3", "--param",
+                "batch_size=4", "--sample", "10", "--out", str(tmp_path / "out3"), "-q", env=env)
+    assert third.returncode == 0, third.stderr
+    assert json.loads(next((tmp_path / "out3").rglob("record.json")).read_text())["provenance"]["explain"][
+        "generated"] == n
+
+
+def test_batching_does_not_change_greedy_outputs(tiny_model, tmp_path, monkeypatch):
+    monkeypatch.setenv("XRBENCH_CACHE", str(tmp_path))
+    from xrbench import generation
+
+    bb = generation.load(str(tiny_model))
+    prompts = ["the user liked sound", "the user liked these features price strings tuner cable pedal",
+               "you may like", "great tone"]
+
+    class NoCache:
+        def get(self, *a): return None
+        def put(self, *a): pass
+        def commit(self): pass
+    one, _ = generation.generate(bb, prompts, generation.GenConfig(max_new_tokens=5, batch_size=1), NoCache(),
+                                 progress=False)
+    four, stats = generation.generate(bb, prompts, generation.GenConfig(max_new_tokens=5, batch_size=4), NoCache(),
+                                      progress=False)
+    assert one == four and stats.generated == 4
+
+
+def test_unknown_backbone_is_a_clear_error(tmp_path, amazon2014):
+    p = cli("run", "--dataset", "amazon-2014-5core", "--data-path", str(amazon2014), "--explainer", "llm-zero-shot",
+            "--param", "backbone=no-such-org/no-such-model", "--sample", "4", "--out", str(tmp_path / "o"),
+            env={"HF_HUB_OFFLINE": "1"})
+    assert p.returncode == 1 and "Traceback" not in p.stderr
+    assert "backbone 'no-such-org/no-such-model' could not be loaded" in p.stderr
+
+
+def test_counterfactual_swaps_on_a_dataset_with_demographics(tmp_path, grouplens_dir, tiny_model):
+    out = tmp_path / "out"
+    p = cli("run", "--dataset", "ml-100k", "--data-path", str(grouplens_dir), "--explainer", "llm-zero-shot",
+            "--param", f"backbone={tiny_model}", "--param", "max_new_tokens=4", "--sample", "6", "--out", str(out),
+            "-q", env={"XRBENCH_CACHE": str(tmp_path / "cache")})
+    assert p.returncode == 0, p.stderr
+    rec = json.loads(next(out.rglob("record.json")).read_text())
+    for key in ("swap_sentiment_gap", "swap_reason_jaccard", "swap_sentiment_gap_age", "swap_reason_jaccard_age",
+                "gendered_per_100"):
+        assert key in rec["metrics"], (key, rec["skipped_metrics"])
+    assert 0.0 <= rec["metrics"]["swap_reason_jaccard"] <= 1.0
+    assert rec["provenance"]["explain"]["states_profile"] is True
+    assert rec["provenance"]["explain"]["generated"] == 3 * rec["provenance"]["explain"]["pairs"]  # + 2 swaps
+
+
+def test_prompts_differ_only_in_the_stated_attribute(tmp_path, grouplens_dir, tiny_model, monkeypatch):
+    monkeypatch.setenv("XRBENCH_CACHE", str(tmp_path))
+    from xrbench.baselines.llm import ZeroShot
+    from xrbench.data import movielens
+    from xrbench.data.split import make_split
+    from xrbench.view import TrainView
+
+    ds = movielens.load(path=grouplens_dir)
+    view = TrainView(ds, make_split(ds, "random", 0), 0)
+    ex = ZeroShot(backbone=str(tiny_model))
+    ex.bind(view)
+    ex.fit(view)
+    u = view.user_index["2"]  # a man aged 20
+    a, g, y = ex.prompt(u, 0), ex.prompt(u, 0, swap="gender"), ex.prompt(u, 0, swap="age")
+    assert "a man aged under 25" in a and "a woman aged under 25" in g and "a man aged 25 or older" in y
+    assert a.replace("a man", "a woman") == g
+
+
+def test_causal_llm_with_fidelity(tmp_path, grouplens_dir, tiny_model, monkeypatch):
+    out = tmp_path / "out"
+    p = cli("run", "--dataset", "ml-100k", "--data-path", str(grouplens_dir), "--explainer", "causal-llm",
+            "--param", f"backbone={tiny_model}", "--param", "max_new_tokens=4", "--sample", "4", "--fidelity", "5",
+            "--out", str(out), "-q", env={"XRBENCH_CACHE": str(tmp_path / "cache")})
+    assert p.returncode == 0, p.stderr
+    rec = json.loads(next(out.rglob("record.json")).read_text())
+    assert {"pn", "ps", "fns", "pn_lift", "decorative_rate"} <= set(rec["metrics"]) | set(rec["skipped_metrics"])
+    # the prompt of causal-llm gives the attributes with a positive effect for this user, largest first
+    monkeypatch.setenv("XRBENCH_CACHE", str(tmp_path / "cache"))
+    from xrbench.baselines.llm import CausalLLM
+    from xrbench.data import movielens
+    from xrbench.data.split import make_split
+    from xrbench.view import TrainView
+
+    ds = movielens.load(path=grouplens_dir)
+    view = TrainView(ds, make_split(ds, "random", 0), 0)
+    ex = CausalLLM(backbone=str(tiny_model))
+    ex.bind(view)
+    ex.fit(view)
+    contrib = ex.causal.contributions(0, 1)
+    positive = [a for a, c in contrib if c > 0][:3]
+    assert ex.item_features(0, 1) == (positive or ex.features[1])
+    assert f"Item features: {', '.join(ex.item_features(0, 1))}." in ex.prompt(0, 1)

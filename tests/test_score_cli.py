@@ -1,0 +1,51 @@
+"""``xrbench score``: explanation files against references."""
+from __future__ import annotations
+
+import json
+
+from tests.conftest import assert_clean_error, cli
+
+
+def write(p, lines, raw=None):
+    if raw is not None:
+        p.write_bytes(raw)
+    else:
+        p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return p
+
+
+def test_score_nlg4rs_keys_and_features(tmp_path):
+    h = write(tmp_path / "h.txt", ["the sound is great", "nice strap and good price"])
+    r = write(tmp_path / "r.jsonl", [json.dumps({"text": "the sound is really great"}),
+                                     json.dumps({"text": "the strap is nice"})])
+    f = write(tmp_path / "f.jsonl", [json.dumps({"feature": "sound"}), json.dumps({"feature": "strap"}),
+                                     json.dumps({"vocabulary": ["sound", "strap", "price", "tuner"]})])
+    p = cli("score", "--hyp", str(h), "--ref", str(r), "--features", str(f), "--json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    for k in ("bleu1", "bleu4", "rouge1_f", "rouge1_p", "rouge1_r", "rouge2_f", "rougeL_f", "usr", "fmr", "fcr", "div"):
+        assert k in out
+    assert out["fmr"] == 1.0 and out["fcr"] == 0.75 and out["usr"] == 1.0 and out["div"] == 0.0
+
+
+def test_score_standard_protocol(tmp_path):
+    h = write(tmp_path / "h.txt", ["the sound is great", "nice strap"])
+    r = write(tmp_path / "r.txt", ["the sound is really great", "the straps are nice"])
+    p = cli("score", "--hyp", str(h), "--ref", str(r), "--protocol", "standard", "--json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert set(out) == {"bleu4_sacre", "rouge1_rs", "rouge2_rs", "rougeL_rs"}
+    assert out["rouge1_rs"] > 0  # stemming matches "straps" with "strap"-like forms
+
+
+def test_score_bad_inputs(tmp_path):
+    h = write(tmp_path / "h.txt", ["a", "b"])
+    r1 = write(tmp_path / "r1.txt", ["a"])
+    assert_clean_error(cli("score", "--hyp", str(h), "--ref", str(r1)), "h.txt has 2 rows but", "r1.txt has 1")
+    empty = write(tmp_path / "e.txt", [], raw=b"")
+    assert_clean_error(cli("score", "--hyp", str(empty), "--ref", str(r1)), "e.txt", "empty")
+    bad = write(tmp_path / "bad.txt", [], raw=b"fine\n\xff\xfe broken\n")
+    assert_clean_error(cli("score", "--hyp", str(bad), "--ref", str(h)), "bad.txt", "line 2", "not valid UTF-8")
+    blank = write(tmp_path / "blank.txt", ["a", "   ", "c"])
+    assert_clean_error(cli("score", "--hyp", str(blank), "--ref", str(h)), "blank.txt", "line 2", "empty explanation")
+    assert_clean_error(cli("score", "--hyp", str(tmp_path / "none.txt"), "--ref", str(h)), "none.txt", "not found")
