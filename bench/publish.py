@@ -9,6 +9,7 @@ ratings, which the GroupLens licence forbids redistributing.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import sys
 from pathlib import Path
@@ -41,7 +42,7 @@ def readme_block(root: Path, suite: str, dataset: str, group: str) -> str:
     for b in boards:
         for g, keys in groups(b):
             if g == group:
-                only = type(b)(b.task, b.dataset, b.methods, keys, b.cells, b.seeds, b.notes, b.missing)
+                only = dataclasses.replace(b, keys=keys)  # keeps the board's best marks and ranks
                 text = render_markdown([only])
                 return "\n".join(text.splitlines()[2:]) + "\n"
     return f"(no '{group}' table for {dataset} in {suite})\n"

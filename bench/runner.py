@@ -188,7 +188,7 @@ def rescore(results_dir: Path) -> int:
         keys = tuple(rec.metrics) + tuple(rec.skipped_metrics)
         split = rec.provenance.get("split", {}).get("protocol", "random")
         s = score(rec.task, outputs, keys or None, f"{rec.dataset}|{split}|{rec.seed}")
-        if s.metrics != rec.metrics:
+        if s.metrics != rec.metrics or s.bootstrap != rec.bootstrap or s.intervals != rec.intervals:
             changed += 1
             new = RunRecord(rec.dataset, rec.task, rec.method, rec.seed, rec.status, s.metrics, rec.provenance,
                             rec.error, s.intervals, s.notes, s.skipped, rec.units, s.bootstrap)

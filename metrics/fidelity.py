@@ -6,6 +6,7 @@ import numpy as np
 
 from .base import NotApplicable, metric
 from .outputs import TextOutputs
+from .uncertainty import Units, ratio
 
 
 def _rows(out: TextOutputs) -> list[dict]:
@@ -19,13 +20,22 @@ def _share(out: TextOutputs, key: str) -> float:
     return float(np.mean([bool(r[key]) for r in _rows(out)]))
 
 
-@metric("pn", task="explain", group="causal fidelity")
+def _units(key: str, minus: str | None = None):
+    """Per explained pair: 1[key] (minus 1[minus]), so intervals and paired tests resample pairs."""
+    def units(out: TextOutputs) -> Units:
+        rows = _rows(out)
+        v = [float(bool(r[key])) - (float(bool(r[minus])) if minus else 0.0) for r in rows]
+        return Units([f"{r['user']}|{r['item']}" for r in rows], np.column_stack([v, np.ones(len(v))]), ratio)
+    return units
+
+
+@metric("pn", task="explain", group="causal fidelity", units=_units("pn"))
 def pn(out: TextOutputs) -> float:
     """`pn`: share of explained (u, i) in the user's top-K whose rank leaves the top-K after removing C."""
     return _share(out, "pn")
 
 
-@metric("ps", task="explain", group="causal fidelity")
+@metric("ps", task="explain", group="causal fidelity", units=_units("ps"))
 def ps(out: TextOutputs) -> float:
     """`ps`: share that stay in the top-K when only C is kept of the item's attributes."""
     return _share(out, "ps")
@@ -38,7 +48,7 @@ def fns(out: TextOutputs) -> float:
     return 2 * a * b / (a + b) if a + b > 0 else 0.0
 
 
-@metric("pn_lift", task="explain", group="causal fidelity")
+@metric("pn_lift", task="explain", group="causal fidelity", units=_units("pn", "pn_random"))
 def pn_lift(out: TextOutputs) -> float:
     """`pn_lift` = pn(C) - pn(random C' of the same size drawn from the item's real attributes)."""
     return _share(out, "pn") - _share(out, "pn_random")
@@ -54,13 +64,13 @@ def decorative_rate(out: TextOutputs) -> float:
     return float(np.mean([m < eps for m in moves]))
 
 
-@metric("pn_global", task="explain", group="causal fidelity")
+@metric("pn_global", task="explain", group="causal fidelity", units=_units("pn_global"))
 def pn_global(out: TextOutputs) -> float:
     """`pn_global`: as `pn`, removing C from every candidate item (global intervention)."""
     return _share(out, "pn_global")
 
 
-@metric("ps_global", task="explain", group="causal fidelity")
+@metric("ps_global", task="explain", group="causal fidelity", units=_units("ps_global"))
 def ps_global(out: TextOutputs) -> float:
     """`ps_global`: as `ps`, every candidate item keeping only its attributes in C (global intervention)."""
     return _share(out, "ps_global")
