@@ -51,7 +51,7 @@ def estimate(view: TrainView, top: int = 20, min_treated: int = 30) -> list[dict
         m: dict[str, int] = {}
         if isinstance(t, str):
             for s in aspects.sentences(t):
-                for f, o in aspects._pairs(aspects.tokens(s), lex):
+                for f, o in aspects.opinion_pairs(aspects.tokens(s), lex):
                     if f in vocab and f not in m:
                         m[f] = 1 if lex[o] > 0 else -1
         mentions.append(m)

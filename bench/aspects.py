@@ -72,7 +72,8 @@ def _candidate(tok: str, lex: dict[str, float]) -> bool:
             and tok not in NOT_OPINIONS            and not tok.endswith(("ly", "ing", "ed")))
 
 
-def _pairs(toks: list[str], lex: dict[str, float], window: int = 3) -> Iterable[tuple[str, str]]:
+def opinion_pairs(toks: list[str], lex: dict[str, float], window: int = 3) -> Iterable[tuple[str, str]]:
+    """(candidate feature, opinion word) pairs within ``window`` tokens of each other."""
     for j, t in enumerate(toks):
         if t in lex:
             for k in range(max(0, j - window), min(len(toks), j + window + 1)):
@@ -87,7 +88,7 @@ def mine_vocabulary(texts: Iterable[str | None], min_df: int = 5, max_size: int 
     for text in texts:
         if not isinstance(text, str):
             continue
-        seen = {f for s in sentences(text) for f, _ in _pairs(tokens(s), lex)}
+        seen = {f for s in sentences(text) for f, _ in opinion_pairs(tokens(s), lex)}
         df.update(seen)
     ranked = sorted((f for f, c in df.items() if c >= min_df), key=lambda f: (-df[f], f))
     return ranked[:max_size]
@@ -108,7 +109,7 @@ def extract(text: str | None, vocabulary: frozenset[str]) -> Tuple4 | None:
     lex = opinion_lexicon()
     for s in sentences(text):
         toks = tokens(s)
-        for f, o in _pairs(toks, lex):
+        for f, o in opinion_pairs(toks, lex):
             if f in vocabulary:
                 return Tuple4(f, o, " ".join(toks), 1 if lex[o] > 0 else -1)
     return None
@@ -121,5 +122,5 @@ def feature_mentions(texts: Iterable[str | None], vocabulary: frozenset[str]) ->
     for text in texts:
         if isinstance(text, str):
             for s in sentences(text):
-                c.update(f for f, _ in _pairs(tokens(s), lex) if f in vocabulary)
+                c.update(f for f, _ in opinion_pairs(tokens(s), lex) if f in vocabulary)
     return c

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import re
 import sys
 from pathlib import Path
@@ -26,10 +27,16 @@ def suites(root: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and (p / "runs").is_dir())
 
 
+@functools.lru_cache(maxsize=None)
+def boards_of(suite_dir: Path) -> list:
+    """The boards of one committed suite (built once per publish run)."""
+    return build([r for _, r in iter_records(suite_dir / "runs")])
+
+
 def expected_files(root: Path) -> dict[Path, str]:
     out = {}
     for suite in suites(root):
-        boards = build([r for _, r in iter_records(suite / "runs")])
+        boards = boards_of(suite)
         for fmt, ext in (("md", "md"), ("csv", "csv"), ("html", "html")):
             out[suite / f"leaderboard.{ext}"] = RENDERERS[fmt](boards)
     return out
@@ -38,7 +45,7 @@ def expected_files(root: Path) -> dict[Path, str]:
 def readme_block(root: Path, suite: str, dataset: str, group: str) -> str:
     if not (root / suite / "runs").is_dir():
         return f"(no records of the {suite} suite committed yet)\n"
-    boards = [b for b in build([r for _, r in iter_records(root / suite / "runs")]) if b.dataset == dataset]
+    boards = [b for b in boards_of(root / suite) if b.dataset == dataset]
     for b in boards:
         for g, keys in groups(b):
             if g == group:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 from . import aspects
 from .data.schema import Dataset
@@ -16,12 +15,10 @@ class References:
     by_row: dict[int, aspects.Tuple4]  # interaction row -> tuple (rows without one are absent)
 
 
-_GIVEN: dict[tuple[str, str], References] = {}
+_CACHE: dict[tuple[str, str], References] = {}  # (dataset file hash, split hash or "given") -> references
 
 
-@lru_cache(maxsize=8)
-def _mine(dataset_key: tuple[str, str], split_hash: str, texts: tuple[str | None, ...],
-          train_rows: tuple[int, ...]) -> References:
+def _mine(texts: list[str | None], train_rows: list[int]) -> References:
     vocab = aspects.mine_vocabulary(texts[r] for r in train_rows)
     vs = frozenset(vocab)
     by_row = {}
@@ -45,10 +42,8 @@ def references(ds: Dataset, split: Split) -> References | None:
     """None when the dataset has no review text."""
     if "text" not in ds.capabilities():
         return None
-    if "ref_feature" in ds.interactions:
-        key = ("given", ds.file_hash)
-        if key not in _GIVEN:
-            _GIVEN[key] = _given(ds)
-        return _GIVEN[key]
-    texts = tuple(ds.interactions["text"].tolist())
-    return _mine((ds.name, ds.file_hash), split.hash, texts, tuple(split.train.tolist()))
+    given = "ref_feature" in ds.interactions  # the dataset carries its own templates (NLG4RS): no mining
+    key = (ds.file_hash, "given" if given else split.hash)
+    if key not in _CACHE:
+        _CACHE[key] = _given(ds) if given else _mine(ds.interactions["text"].tolist(), split.train.tolist())
+    return _CACHE[key]

@@ -8,7 +8,7 @@ import json
 
 from tabulate import tabulate
 
-from .leaderboard import FOOTER, TASK_TITLES, Board, cell_text, fmt_number, groups, header, seeds_line
+from .leaderboard import DASH, FOOTER, TASK_TITLES, Board, cell_text, fmt_number, groups, header, seeds_line
 from .metrics import info
 
 
@@ -25,8 +25,6 @@ def _rows(b: Board, keys: list[str], wrap: dict[str, tuple[str, str]], esc=lambd
         rows.append(row)
     return rows
 
-
-DASH = "—"
 
 
 def render_markdown(boards: list[Board]) -> str:

@@ -9,6 +9,7 @@ import numpy as np
 from .base import MetricValue, NotApplicable, metric
 from .outputs import RecOutputs
 from .ranking import per_user_ndcg, per_user_units
+from .rating import per_user_errors
 from .uncertainty import Units, ratio
 
 N_BOOT = 1000
@@ -81,48 +82,30 @@ def poplift(out: RecOutputs) -> float:
     return float(sums[0] / sums[1] - 1.0)
 
 
-def _gap(per_user: dict[str, float], group_of: dict[str, str], a: str, b: str, agg, seed: int,
-         label: str) -> MetricValue:
-    ua = [u for u in per_user if group_of.get(u) == a]
-    ub = [u for u in per_user if group_of.get(u) == b]
-    if not ua or not ub:
+def _gap(users: list[str], group_of: dict[str, str], a: str, b: str, stat, seed: int, label: str) -> MetricValue:
+    """stat(positions into ``users``) of group a minus that of group b, with a stratified bootstrap over
+    each group's users."""
+    ia = np.array([k for k, u in enumerate(users) if group_of.get(u) == a])
+    ib = np.array([k for k, u in enumerate(users) if group_of.get(u) == b])
+    if not len(ia) or not len(ib):
         raise NotApplicable(f"no users in group {a!r} or {b!r}")
-    va = np.array([per_user[u] for u in ua])
-    vb = np.array([per_user[u] for u in ub])
-    value = agg(va) - agg(vb)
+    value = stat(ia) - stat(ib)
     rng = np.random.default_rng(seed)
-    boots = np.array([agg(rng.choice(va, len(va))) - agg(rng.choice(vb, len(vb))) for _ in range(N_BOOT)])
+    boots = np.array([stat(rng.choice(ia, len(ia))) - stat(rng.choice(ib, len(ib))) for _ in range(N_BOOT)])
     lo, hi = np.percentile(boots, [2.5, 97.5])
     return MetricValue(float(value), (float(lo), float(hi)),
-                       f"{label}: group a = {a} ({len(ua)} users), group b = {b} ({len(ub)} users); "
+                       f"{label}: group a = {a} ({len(ia)} users), group b = {b} ({len(ib)} users); "
                        f"stratified bootstrap over users, {N_BOOT} resamples")
-
-
-def _per_user_squared_error(out: RecOutputs) -> dict[str, tuple[float, int]]:
-    p = out.clipped_predictions()
-    acc: dict[str, list[float]] = {}
-    for u, e in zip(out.users, (p - out.ratings) ** 2):
-        acc.setdefault(u, []).append(e)
-    return acc
 
 
 def _rmse_gap(out: RecOutputs, attr: str, a: str, b: str) -> MetricValue:
     groups = {u: g.get(attr) for u, g in out.user_groups.items()}
     if not any(groups.values()):
         raise NotApplicable(f"the dataset has no user attribute '{attr.removesuffix('_group')}'")
-    se = _per_user_squared_error(out)
-    # Bootstrap users; RMSE of a group pools its users' squared errors.
-    sums = {u: (float(np.sum(v)), len(v)) for u, v in se.items()}
-    keys = list(sums)
-    idx = {u: k for k, u in enumerate(keys)}
-    tot = np.array([sums[u][0] for u in keys])
-    cnt = np.array([sums[u][1] for u in keys])
-    per_user = {u: float(idx[u]) for u in keys}  # carry the index through the resampling
-
-    def agg(ix: np.ndarray) -> float:
-        ix = ix.astype(int)
-        return float(np.sqrt(tot[ix].sum() / cnt[ix].sum()))
-    return _gap(per_user, groups, a, b, agg, out.seed, f"rmse gap by {attr}")
+    per_user = per_user_errors(out, squared=True)  # rows [squared-error sum, count]: a group's RMSE pools them
+    sse, cnt = per_user.values[:, 0], per_user.values[:, 1]
+    return _gap(list(per_user.ids), groups, a, b, lambda ix: float(np.sqrt(sse[ix].sum() / cnt[ix].sum())),
+                out.seed, f"rmse gap by {attr}")
 
 
 @metric("rmse_gap_gender", task="recommend", group="user-group gaps", rankable=False)
@@ -143,4 +126,6 @@ def ndcg_gap_gender(out: RecOutputs) -> MetricValue:
     groups = {u: g.get("gender") for u, g in out.user_groups.items()}
     if not any(groups.values()):
         raise NotApplicable("the dataset has no user attribute 'gender'")
-    return _gap(per_user_ndcg(out, out.k), groups, "M", "F", np.mean, out.seed, "ndcg@10 gap by gender")
+    ndcg = per_user_ndcg(out, out.k)
+    v = np.array(list(ndcg.values()))
+    return _gap(list(ndcg), groups, "M", "F", lambda ix: float(v[ix].mean()), out.seed, "ndcg@10 gap by gender")

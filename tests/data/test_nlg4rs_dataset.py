@@ -7,7 +7,7 @@ import pickle
 
 import pytest
 
-from tests.conftest import assert_clean_error, cli
+from tests.conftest import cli
 from xrbench.data import nlg4rs
 from xrbench.data.split import make_split
 from xrbench.errors import DataError
