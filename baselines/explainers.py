@@ -64,6 +64,36 @@ class Template(Explainer):
         return out
 
 
+class NeighbourTemplate(Explainer):
+    """The neighbourhood explanation: "You may like {title} because you liked {A} and {B}.", citing the
+    ``n_reasons`` items of the user's history most similar to it (``item-knn``'s similarities: the history
+    items that drive item-knn's score for it)."""
+
+    needs = ("item_titles",)
+
+    @classmethod
+    def default_params(cls) -> dict[str, Any]:
+        return {"n_reasons": 2}
+
+    def fit(self, view: TrainView) -> None:
+        from xrbench.baselines.recommenders import knn_for
+
+        self.knn = knn_for(view)
+        self.titles = view.item_titles
+
+    def explain(self, users: Sequence[int], items: Sequence[int]) -> list[Explanation]:
+        out = []
+        for u, i in zip(users, items):
+            liked = [self.titles[j] for j in self.knn.neighbours_in_history(int(u), int(i))[: self.params["n_reasons"]]]
+            name = self.titles[i]
+            if not liked:
+                out.append(Explanation(f"You may like {name}.", ()))
+                continue
+            because = liked[0] if len(liked) == 1 else f"{', '.join(liked[:-1])} and {liked[-1]}"
+            out.append(Explanation(f"You may like {name} because you liked {because}.", tuple(liked)))
+        return out
+
+
 class Retrieval(Explainer):
     """The training sentence (a mined reference of the item's training reviews) closest to the user's
     own training reviews, by TF-IDF cosine. Items without a training sentence get the sentence
@@ -119,6 +149,44 @@ class Retrieval(Explainer):
             cands = self.by_item.get(int(i)) or range(len(self.sentences))
             prof = self.profiles.get(int(u), {})
             best = max(cands, key=lambda k: (self._cos(prof, self.sent_vecs[k]), -k))
+            text = self.sentences[best]
+            out.append(Explanation(text, tuple(sorted(self.vocab.intersection(text.split())))))
+        return out
+
+
+class RetrievalEmbed(Retrieval):
+    """As ``retrieval``, with MiniLM sentence embeddings (the packaged all-MiniLM-L6-v2) instead of
+    TF-IDF: the user's profile is the mean embedding of the sentences mined from their training reviews
+    (the mean over all training sentences for a user without one); the item's training sentence with the
+    highest cosine to it is returned."""
+
+    @classmethod
+    def default_params(cls) -> dict[str, Any]:
+        return {"batch_size": 64}
+
+    def fit(self, view: TrainView) -> None:
+        from xrbench.encoders import encode
+
+        super().fit(view)
+        self.emb = encode(self.sentences, batch_size=self.params["batch_size"], device=view.device)
+        refs = references(view.dataset, view.split)
+        assert refs is not None
+        by_user: dict[int, list[int]] = {}
+        k = 0
+        for pos, row in enumerate(view.split.train):
+            if int(row) in refs.by_row:
+                by_user.setdefault(int(view.train["uidx"].iat[pos]), []).append(k)
+                k += 1
+        mean = self.emb.mean(axis=0) if len(self.emb) else np.zeros(self.emb.shape[1], dtype=np.float32)
+        self.user_vec = {u: self.emb[ks].mean(axis=0) for u, ks in by_user.items()}
+        self.default_vec = mean
+
+    def explain(self, users: Sequence[int], items: Sequence[int]) -> list[Explanation]:
+        out = []
+        for u, i in zip(users, items):
+            cands = np.asarray(self.by_item.get(int(i)) or range(len(self.sentences)))
+            sims = self.emb[cands] @ self.user_vec.get(int(u), self.default_vec)
+            best = int(cands[int(np.argmax(sims))])  # first of equal maxima: the earliest sentence
             text = self.sentences[best]
             out.append(Explanation(text, tuple(sorted(self.vocab.intersection(text.split())))))
         return out

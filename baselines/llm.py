@@ -21,10 +21,22 @@ from xrbench.protocols import Explainer, Explanation
 from xrbench.references import references
 from xrbench.view import TrainView
 
-PROMPT_VERSION = "v1"
+PROMPT_VERSION = "v2"  # v2: few-shot examples are short sentences citing one of their item's features
 SYSTEM = "You explain recommendations to users in one short sentence."
 INSTRUCTION = ("Write one short sentence to the user, starting with \"You\", saying why they may like the "
                "recommended item and citing its features.")
+
+
+def title_in(title: str, text: str) -> bool:
+    """Whether ``text`` names ``title``: as written, without its "(1995)" year, or with a trailing
+    article moved to the front ("Godfather, The (1972)" -> "The Godfather")."""
+    low = text.lower()
+    bare = re.sub(r"\s*\(\d{4}\)\s*$", "", title).strip()
+    forms = {title, bare}
+    m = re.match(r"^(.*), (the|a|an)$", bare, flags=re.I)
+    if m:
+        forms.add(f"{m.group(2)} {m.group(1)}")
+    return any(len(f) >= 3 and re.search(rf"(?<!\w){re.escape(f.lower())}(?!\w)", low) for f in forms)
 
 
 class LLMExplainer(Explainer):
@@ -34,7 +46,8 @@ class LLMExplainer(Explainer):
     @classmethod
     def default_params(cls) -> dict[str, Any]:
         return {"backbone": "smollm2-135m", "shots": cls.shots_default, "history": 3, "n_features": 3,
-                "max_new_tokens": 32, "batch_size": 8, "do_sample": False, "gen_seed": 0, "profile": "auto"}
+                "example_words": 25, "max_new_tokens": 32, "batch_size": 8, "do_sample": False, "gen_seed": 0,
+                "profile": "auto"}
 
     # -- context ------------------------------------------------------------------------------------
     def fit(self, view: TrainView) -> None:
@@ -62,11 +75,21 @@ class LLMExplainer(Explainer):
             rows = np.arange(len(tr))
             if refs is not None:
                 rows = np.array([k for k in rows if int(view.split.train[k]) in refs.by_row])
+            if refs is not None:
+                # demonstrations that cite one of their item's listed features: the model sees the task
+                order = rng.permutation(rows)
+                # and are whole sentences of at most ``example_words`` words (short outputs follow short examples)
+                fit = [k for k in order[:5000] if (t := refs.by_row[int(view.split.train[k])]).feature
+                       in self.features[int(tr["iidx"].iat[k])] and len(t.sentence.split()) <= p["example_words"]]
+                rows = np.array(fit or order)
             for k in rng.choice(rows, min(p["shots"], len(rows)), replace=False):
                 u, i = int(tr["uidx"].iat[k]), int(tr["iidx"].iat[k])
                 text = (refs.by_row[int(view.split.train[k])].sentence if refs is not None else
                         f"It is a {' and '.join(self.features[i][:2]).lower()} film, like those you rated highly.")
-                self.examples.append((u, i, text))
+                # (a fallback example may run long: its first ``example_words`` words are kept)
+                text = " ".join(text.split()[: p["example_words"]])
+                # mined sentences carry no final stop: a demonstration ends like a sentence, so outputs do too
+                self.examples.append((u, i, text if text[-1:] in ".!?" else text + "."))
         # the user's stated profile (gender, age group) when the dataset has one: the counterfactual swaps of
         # the explanation-bias metrics change exactly this sentence of the prompt
         users = view.dataset.users
@@ -118,7 +141,7 @@ class LLMExplainer(Explainer):
         found += sorted(self.vocab.intersection(words) - set(found))
         found += [a for low, a in sorted(self.attr_names.items()) if re.search(rf"\b{re.escape(low)}\b", text.lower())
                   and a not in found]
-        found += [t for t in self.history.get(u, []) if self.titles and t.lower() in text.lower()]
+        found += [t for t in self.history.get(u, []) if self.titles and title_in(t, text)]
         return tuple(dict.fromkeys(found))
 
     def explain(self, users: Sequence[int], items: Sequence[int]) -> list[Explanation]:

@@ -107,9 +107,28 @@ class ItemKNN(Recommender):
         self.sim = sim
         self.E = E.tocsr()
 
-    def _neighbour_terms(self, user: int, items: np.ndarray) -> np.ndarray:
+    def history(self, user: int) -> np.ndarray:
+        """The items the user rated in training (the neighbourhood's possible inputs)."""
+        return self.E.getrow(user).indices
+
+    def neighbours_in_history(self, user: int, item: int) -> list[int]:
+        """The rated items that enter ``item``'s score: its k most similar positive neighbours, most similar first."""
+        rated = self.history(user)
+        s = self.sim[item, rated]
+        order = np.argsort(-s, kind="stable")[: self.params["k"]]
+        return [int(rated[j]) for j in order if s[j] > 0]
+
+    def score_with_history(self, user: int, items: np.ndarray, rated: np.ndarray | None) -> np.ndarray:
+        """Predicted ratings of ``items`` when the user's history is only ``rated`` (None: all of it);
+        the baseline b_ui is unchanged (the model is not retrained)."""
+        return self.mu + self.bu[user] + self.bi[items] + self._neighbour_terms(user, items, rated)
+
+    def _neighbour_terms(self, user: int, items: np.ndarray, only: np.ndarray | None = None) -> np.ndarray:
         row = self.E.getrow(user)
         rated, resid = row.indices, row.data
+        if only is not None:
+            keep = np.isin(rated, only)
+            rated, resid = rated[keep], resid[keep]
         if len(rated) == 0:
             return np.zeros(len(items))
         S = self.sim[np.ix_(items, rated)]
@@ -136,3 +155,18 @@ class ItemKNN(Recommender):
         all_items = np.arange(self.view.n_items)
         base = self.mu + self.bu[users][:, None] + self.bi[None, :]
         return base + np.stack([self._neighbour_terms(int(u), all_items) for u in users])
+
+
+_FITTED: dict[tuple[str, str, int], ItemKNN] = {}
+
+
+def knn_for(view: TrainView) -> ItemKNN:
+    """One default ``item-knn`` per dataset, split and seed in a process (shared by the neighbour template
+    and the history-item fidelity intervention)."""
+    key = (view.dataset.file_hash, view.split.hash, view.seed)
+    if key not in _FITTED:
+        knn = ItemKNN()
+        knn.bind(view)
+        knn.fit(view)
+        _FITTED[key] = knn
+    return _FITTED[key]

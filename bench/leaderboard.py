@@ -73,6 +73,48 @@ class Cell:
         return None
 
 
+BACKBONE_KEYS = ("bleu4", "rougeL_f", "bertscore_f", "usr", "fmr", "len_mean", "tokens_per_s")
+
+
+@dataclass(frozen=True)
+class BackboneRow:
+    """One backbone of an LLM explainer: its metric means and costs (mean over seeds)."""
+
+    explainer: str  # the method label without backbone and batch size (they share prompts and settings)
+    backbone: str
+    method: str  # the board's method label
+    wall_s: float | None
+    peak_rss_mb: float | None
+    batch_size: int | None
+    pairs: str  # hash of the scored pairs: rows with the same hash were scored on the same pairs
+
+
+def _backbone_rows(recs: list[RunRecord]) -> list[BackboneRow]:
+    """Explainers run on two or more backbones with otherwise equal settings."""
+    by: dict[tuple[str, str], list[RunRecord]] = defaultdict(list)
+    for r in recs:
+        params = dict(r.method.params or {})
+        if r.status != "ok" or "backbone" not in params:
+            continue
+        # the label names the non-default parameters: drop the backbone and the batch size from it
+        label = r.method_label
+        inner = label[len(r.method.name) + 1:-1].split(",") if label.endswith("]") else []
+        rest = [p for p in inner if not p.startswith(("backbone=", "batch_size="))]
+        base = r.method.name + (f"[{','.join(rest)}]" if rest else "")
+        by[(base, str(params["backbone"]))].append(r)
+    rows = []
+    for (base, bb), rs in sorted(by.items()):
+        if sum(1 for (b, _) in by if b == base) < 2:
+            continue
+        def avg(key: str) -> float | None:
+            v = [float(r.provenance[key]) for r in rs if isinstance(r.provenance.get(key), (int, float))]
+            return sum(v) / len(v) if v else None
+        pairs = ",".join(sorted({str((r.bootstrap.get("units") or {}).get("bleu4", "?")) for r in rs}))
+        rows.append(BackboneRow(base, bb, rs[0].method_label, avg("wall_s"), avg("peak_rss_mb"),
+                                (rs[0].method.params or {}).get("batch_size"), pairs))
+    return rows
+
+
 @dataclass
 class Board:
     task: str
@@ -85,6 +127,13 @@ class Board:
     missing: dict[tuple[str, str], int]  # (method, key) -> footnote number
     best_of: dict[str, str | None] = field(default_factory=dict)
     ranks: dict[tuple[str, str], int] = field(default_factory=dict)  # (method, key) -> rank in the column
+    backbones: list[BackboneRow] = field(default_factory=list)  # explain boards: one row per (explainer, backbone)
+    source: str = ""  # the suite the records come from, when a page shows boards of several suites
+
+    @property
+    def title(self) -> str:
+        t = f"{TASK_TITLES.get(self.task, self.task)} — {self.dataset}"
+        return f"{t} ({self.source})" if self.source else t
 
     def best(self, key: str) -> str | None:
         return self.best_of.get(key)
@@ -167,6 +216,8 @@ def build(records: list[RunRecord]) -> list[Board]:
             for k in ks:
                 missing.setdefault((meth, k), len(notes))
         board = Board(task, dataset, methods, keys, cells, dict(seeds), notes, missing)
+        if task == "explain":
+            board.backbones = _backbone_rows(recs)
         if task == "estimate" and "r_loss" in keys and "pehe" in keys:
             by = {k: min((c.mean, m) for m in methods for c in (cells[(m, k)],) if c.values)[1]
                   for k in ("r_loss", "pehe")}

@@ -20,7 +20,7 @@ from .leaderboard import build, groups
 from .render import RENDERERS, render_markdown
 from .records import iter_records
 
-BLOCK = re.compile(r"(<!-- leaderboard:([\w.-]+)/([\w.\[\]=,-]+)/([\w -]+) -->\n)(.*?)(<!-- /leaderboard -->)", re.S)
+BLOCK = re.compile(r"(<!-- leaderboard:([\w.-]+)/([\w.\[\]=,-]+)/([\w ()-]+) -->\n)(.*?)(<!-- /leaderboard -->)", re.S)
 
 
 def suites(root: Path) -> list[Path]:
@@ -33,10 +33,25 @@ def boards_of(suite_dir: Path) -> list:
     return build([r for _, r in iter_records(suite_dir / "runs")])
 
 
+def page_boards(suite: Path) -> list:
+    """The boards a suite's page shows: its own, then those of the suites its ``include.txt`` names (one
+    suite per line), titled with their suite (e.g. the explain page shows the fidelity suite's causal-fidelity
+    and explanation-bias sections: other pairs, so other sections, not extra columns of the same rows)."""
+    boards = list(boards_of(suite))
+    inc = suite / "include.txt"
+    if inc.is_file():
+        boards = [dataclasses.replace(b, source=f"{suite.name} suite") for b in boards]
+        for name in inc.read_text(encoding="utf-8").split():
+            other = suite.parent / name
+            if (other / "runs").is_dir():
+                boards += [dataclasses.replace(b, source=f"{name} suite") for b in boards_of(other)]
+    return boards
+
+
 def expected_files(root: Path) -> dict[Path, str]:
     out = {}
     for suite in suites(root):
-        boards = boards_of(suite)
+        boards = page_boards(suite)
         for fmt, ext in (("md", "md"), ("csv", "csv"), ("html", "html")):
             out[suite / f"leaderboard.{ext}"] = RENDERERS[fmt](boards)
     return out
@@ -46,10 +61,18 @@ def readme_block(root: Path, suite: str, dataset: str, group: str) -> str:
     if not (root / suite / "runs").is_dir():
         return f"(no records of the {suite} suite committed yet)\n"
     boards = [b for b in boards_of(root / suite) if b.dataset == dataset]
+    if group == "backbone comparison":
+        from tabulate import tabulate
+
+        from .render import backbone_table
+        for b in boards:
+            if b.backbones:
+                head, rows = backbone_table(b)
+                return tabulate(rows, headers=head, tablefmt="github", disable_numparse=True) + "\n"
     for b in boards:
         for g, keys in groups(b):
             if g == group:
-                only = dataclasses.replace(b, keys=keys)  # keeps the board's best marks and ranks
+                only = dataclasses.replace(b, keys=keys, backbones=[])  # keeps the best marks and ranks
                 text = render_markdown([only])
                 return "\n".join(text.splitlines()[2:]) + "\n"
     return f"(no '{group}' table for {dataset} in {suite})\n"

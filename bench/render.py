@@ -8,7 +8,7 @@ import json
 
 from tabulate import tabulate
 
-from .leaderboard import DASH, FOOTER, TASK_TITLES, Board, cell_text, fmt_number, groups, header, seeds_line
+from .leaderboard import BACKBONE_KEYS, DASH, FOOTER, TASK_TITLES, Board, cell_text, fmt_number, groups, header, seeds_line
 from .metrics import info
 
 
@@ -27,15 +27,36 @@ def _rows(b: Board, keys: list[str], wrap: dict[str, tuple[str, str]], esc=lambd
 
 
 
+def backbone_table(b: Board) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the backbone comparison (same explainer, prompts and pairs; one row per backbone)."""
+    keys = [k for k in BACKBONE_KEYS if k in b.keys]
+    head = ["explainer", "backbone", *map(header, keys), "wall_s", "peak_rss_mb", "batch", "same pairs"]
+    rows = []
+    for r in b.backbones:
+        same = all(o.pairs == r.pairs for o in b.backbones if o.explainer == r.explainer)
+        cells = [cell_text(b, r.method, k)[0] for k in keys]
+        rows.append([r.explainer, r.backbone, *cells,
+                     DASH if r.wall_s is None else f"{r.wall_s:.0f}",
+                     DASH if r.peak_rss_mb is None else f"{r.peak_rss_mb:.0f}",
+                     DASH if r.batch_size is None else str(r.batch_size), "yes" if same else "no"])
+    return head, rows
+
+
 def render_markdown(boards: list[Board]) -> str:
     parts = []
     for b in boards:
-        parts.append(f"## {TASK_TITLES.get(b.task, b.task)} — {b.dataset}\n")
+        parts.append(f"## {b.title}\n")
         for group, keys in groups(b):
             parts.append(f"**{group}**\n")
             parts.append(tabulate(_rows(b, keys, {"best": ("**", "**"), "tie": ("*", "*")}),
                                   headers=["method", *map(header, keys), "avg rank"], tablefmt="github",
                                   disable_numparse=True))
+            parts.append("")
+        if b.backbones:
+            head, rows = backbone_table(b)
+            parts.append("**backbone comparison** (same explainer, prompt content and pairs; wall_s and peak_rss_mb "
+                         "of the whole run, peak RSS of the process)\n")
+            parts.append(tabulate(rows, headers=head, tablefmt="github", disable_numparse=True))
             parts.append("")
         parts.append(f"{FOOTER} {seeds_line(b)} Avg rank: over the ranked columns of the table a method has.")
         for i, note in enumerate(b.notes, start=1):
@@ -77,7 +98,7 @@ def render_latex(boards: list[Board]) -> str:
             head = " & ".join(["method", *[_latex_escape(header(k)) for k in keys], "avg rank"])
             body = [" & ".join(r) + r" \\" for r in
                     _rows(b, keys, {"best": (r"\textbf{", "}"), "tie": (r"\textit{", "}")}, _latex_escape)]
-            caption = _latex_escape(f"{TASK_TITLES.get(b.task, b.task)} — {b.dataset}: {group}. {seeds_line(b)}")
+            caption = _latex_escape(f"{b.title}: {group}. {seeds_line(b)}")
             parts += [r"\begin{table}[t]", r"\centering", r"\small", rf"\begin{{tabular}}{{{cols}}}", r"\toprule",
                       head + r" \\", r"\midrule", *body, r"\bottomrule", r"\end{tabular}",
                       rf"\caption{{{caption} Bold: best; italic: not significantly different from the best "
@@ -186,7 +207,7 @@ def render_html(boards: list[Board]) -> str:
             *[f'<option value="{t}">{TASK_TITLES[t]}</option>' for t in tasks], "</select></div>"]
     for b in boards:
         body.append(f'<section class="board" data-task="{b.task}" data-dataset="{html.escape(b.dataset)}">')
-        body.append(f"<h2>{TASK_TITLES.get(b.task, b.task)} — {html.escape(b.dataset)}</h2>")
+        body.append(f"<h2>{html.escape(b.title)}</h2>")
         body.append(_svg_plot(b))
         for group, keys in groups(b):
             body.append(f"<h3>{html.escape(group)}</h3><table><thead><tr><th>method</th>"
@@ -209,6 +230,12 @@ def render_html(boards: list[Board]) -> str:
                            "</td>")
                 body.append("<tr>" + "".join(tds) + "</tr>")
             body.append("</tbody></table>")
+        if b.backbones:
+            head, rows = backbone_table(b)
+            body.append('<h3>backbone comparison</h3><table class="backbones"><thead><tr>'
+                        + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead><tbody>"
+                        + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+                        + "</tbody></table>")
         plain = FOOTER.replace("**Bold**", "Bold").replace("*italic*", "italic")
         body.append(f'<p class="note">{html.escape(plain)} {html.escape(seeds_line(b))}</p>')
         body += [f'<p class="note">[{i}] {html.escape(n)}</p>' for i, n in enumerate(b.notes, start=1)]

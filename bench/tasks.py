@@ -74,9 +74,10 @@ def run_explain(model: Explainer, ds: Dataset, spec: RunSpec, device: str) -> tu
             swapped = model.explain_swapped(users, items, attribute)
             if swapped is not None:
                 swaps[attribute] = {"texts": [e.text for e in swapped], "reasons": [list(e.reasons) for e in swapped]}
-    fid = None
+    fid = hist = None
     if spec.fidelity:
         fid = _fidelity(model, view, spec)
+        hist = _fidelity_history(model, view, spec)
     gen_s = time.perf_counter() - t0
     tup = [refs.by_row[int(r)] if refs is not None else None for r in rows]
     out = TextOutputs(inter["user"].astype(str).tolist(), inter["item"].astype(str).tolist(),
@@ -84,7 +85,8 @@ def run_explain(model: Explainer, ds: Dataset, spec: RunSpec, device: str) -> tu
                       [list(e.reasons) for e in expl], [t.feature if t else None for t in tup],
                       list(refs.vocabulary) if refs is not None else None, False, spec.seed,
                       {"explain_s": gen_s, "pairs": len(rows), **(model.run_info() if hasattr(model, "run_info") else {}),
-                       **({"swap": swaps} if swaps else {}), **({"fidelity": fid} if fid else {})})
+                       **({"swap": swaps} if swaps else {}), **({"fidelity": fid} if fid else {}),
+                       **({"fidelity_history": hist} if hist else {})})
     return out, {"split": split}
 
 
@@ -99,6 +101,19 @@ def _fidelity(model: Explainer, view: TrainView, spec: RunSpec) -> dict[str, Any
         from . import aspect_effects
         result["aspect_effects"] = aspect_effects.cached(view)
     return result
+
+
+def _fidelity_history(model: Explainer, view: TrainView, spec: RunSpec) -> dict[str, Any] | None:
+    """Intervene on ``item-knn`` (fitted once per dataset, split and seed): remove the history items the
+    explanation cites from the user's profile. Only where items have titles an explanation can cite."""
+    from . import fidelity
+    from .baselines.recommenders import knn_for
+
+    if "item_titles" not in view.dataset.capabilities():
+        return None
+    users = fidelity.sample_users(view, spec.fidelity, spec.seed)
+    return fidelity.evaluate(fidelity.HistoryIntervention(knn_for(view), view.item_titles), model, view, users,
+                             fidelity.FidelityConfig(k=spec.k))
 
 
 def run_estimate(model: CausalEstimator, problem: CausalProblem, spec: RunSpec,

@@ -70,25 +70,50 @@ def read_features(path: Path) -> tuple[list[str], list[str]]:
     return feats, vocab if vocab is not None else sorted(set(feats))
 
 
-def standard_scores(hyps: list[str], refs: list[str]) -> dict[str, float]:
+def standard_scores(hyps: list[str], refs: list[str]) -> dict[str, Any]:
+    """Protocol ``standard``: sacrebleu, rouge-score (stemming) and BERTScore (packaged MiniLM)."""
+    from .metrics import NotApplicable
+    from .metrics import standard as std
+
     try:
-        import sacrebleu
-        from rouge_score import rouge_scorer
-    except ImportError:
-        raise XRBenchError("protocol 'standard' needs sacrebleu and rouge-score: pip install 'xrbench[text]'") from None
-    out = {"bleu4_sacre": float(sacrebleu.corpus_bleu(hyps, [refs]).score)}
-    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
-    sums = {"rouge1": 0.0, "rouge2": 0.0, "rougeL": 0.0}
-    for h, r in zip(hyps, refs):
-        for k, v in scorer.score(r, h).items():
-            sums[k] += v.fmeasure
-    for k, v in sums.items():
-        out[f"{k}_rs"] = v / len(hyps) * 100.0
+        out: dict[str, Any] = {"bleu4_sacre": std.sacre_bleu(hyps, refs)}
+        rouge = std.rouge_score_pairs(hyps, refs).mean(axis=0) * 100.0
+        out.update(rouge1_rs=float(rouge[0]), rouge2_rs=float(rouge[1]), rougeL_rs=float(rouge[2]))
+        out["bertscore_f"] = float(std.bertscore_pairs(hyps, refs).mean())
+    except NotApplicable as exc:
+        raise XRBenchError(f"protocol 'standard' {exc}") from None
+    out["bertscore_encoder"] = std.BERTSCORE_NOTE
     return out
 
 
-def score_files(hyp: Path, ref: Path, features: Path | None = None, protocol: str = "nlg4rs",
-                lowercase: bool = False) -> dict[str, Any]:
+def dataset_features(name: str, refs: list[str], path: str | None = None) -> tuple[list[str | None], list[str]]:
+    """``--features DATASET``: the dataset's feature vocabulary (mined on the training reviews of its
+    random split, seed 0: the split the explain suite scores) and, per row, the ground-truth feature of
+    the reference line: the feature of its first (feature, opinion) pair, else its first vocabulary word
+    (None when it has none: the row is left out of FMR)."""
+    from . import aspects
+    from .data.catalog import DataPaths, load_dataset
+    from .data.split import make_split
+    from .references import references
+
+    paths = DataPaths.from_args([path] if path else None, single_dataset=name)
+    ds = load_dataset(name, None, paths)
+    r = references(ds, make_split(ds, "random", 0))
+    if r is None:
+        raise XRBenchError(f"--features {name}: the dataset has no review text, so no feature vocabulary; "
+                           "give a JSONL file of per-row features instead")
+    vocab = frozenset(r.vocabulary)
+    feats: list[str | None] = []
+    for text in refs:
+        tup = aspects.extract(text, vocab)
+        feats.append(tup.feature if tup is not None else
+                     next((t for t in aspects.tokens(text) if t in vocab), None))
+    return feats, list(r.vocabulary)
+
+
+def score_files(hyp: Path, ref: Path, features: Path | str | None = None, protocol: str = "nlg4rs",
+                lowercase: bool = False, data_path: str | None = None) -> dict[str, Any]:
+    """Score ``hyp`` against ``ref``; ``features`` is a JSONL file (see the module doc) or a dataset name."""
     hyps, refs = read_texts(hyp), read_texts(ref)
     if len(hyps) != len(refs):
         raise XRBenchError(f"{hyp} has {len(hyps)} rows but {ref} has {len(refs)}; they must pair line by line")
@@ -97,8 +122,27 @@ def score_files(hyp: Path, ref: Path, features: Path | None = None, protocol: st
     if protocol == "standard":
         return standard_scores(hyps, refs)
     feats = vocab = None
+    if features is not None and not Path(features).is_file() and _is_dataset(str(features)):
+        from .metrics.nlg4rs import feature_matching_ratio
+
+        row_feats, vocab = dataset_features(str(features), refs, data_path)
+        keep = [k for k, f in enumerate(row_feats) if f is not None]
+        out = score_all([h.split() for h in hyps], [r.split() for r in refs], None, vocab)
+        if keep:  # FMR over the rows whose reference names a feature; FCR and DIV over every hypothesis
+            out["fmr"] = feature_matching_ratio([hyps[k].split() for k in keep], [row_feats[k] for k in keep])
+        return {**out, "features_from": str(features), "fmr_rows": len(keep), "vocabulary_size": len(vocab)}
     if features is not None:
-        feats, vocab = read_features(features)
+        feats, vocab = read_features(Path(features))
         if len(feats) != len(hyps):
             raise XRBenchError(f"{features} has {len(feats)} feature rows but {hyp} has {len(hyps)} rows")
     return score_all([h.split() for h in hyps], [r.split() for r in refs], feats, vocab)
+
+
+def _is_dataset(name: str) -> bool:
+    from .registry import REGISTRY
+
+    try:
+        REGISTRY.get("dataset", name)
+        return True
+    except XRBenchError:
+        return False

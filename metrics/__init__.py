@@ -1,8 +1,22 @@
 """Metrics, keyed exactly as ``shared/spec/metrics.md`` names them. Importing this package registers them."""
 # the import order is the column order of the leaderboards
-from . import rating, ranking, bias, nlg4rs, conciseness, fidelity, fairness, causal  # noqa: F401,I001  (registration)
+from . import rating, ranking, bias, nlg4rs, standard, conciseness, fidelity, fairness, causal  # noqa: F401,I001  (registration)
 from .base import MetricInfo, MetricValue, NotApplicable, info, keys_for, lower_is_better, metric
 from .outputs import OUTPUTS, CausalOutputs, RecOutputs, TextOutputs
 
-__all__ = ["MetricInfo", "MetricValue", "NotApplicable", "info", "keys_for", "lower_is_better", "metric",
+
+
+def evaluate_module(name: str) -> str:
+    """Path of xrbench's Hugging Face ``evaluate`` module ``name`` ("nlg4rs" or "standard"), for
+    ``evaluate.load(path)``: the metrics load from a local file, with no hub access."""
+    from pathlib import Path
+
+    path = Path(__file__).parent / "evaluate_modules" / f"xrbench_{name}.py"
+    if not path.is_file():
+        from xrbench.errors import XRBenchError
+        raise XRBenchError(f"no evaluate module '{name}'; there are: nlg4rs, standard")
+    return str(path)
+
+
+__all__ = ["evaluate_module", "MetricInfo", "MetricValue", "NotApplicable", "info", "keys_for", "lower_is_better", "metric",
            "OUTPUTS", "CausalOutputs", "RecOutputs", "TextOutputs"]

@@ -9,21 +9,26 @@ from .outputs import TextOutputs
 from .uncertainty import Units, ratio
 
 
-def _rows(out: TextOutputs) -> list[dict]:
-    fid = out.extra.get("fidelity")
+HISTORY = "fidelity_history"
+
+
+def _rows(out: TextOutputs, which: str = "fidelity") -> list[dict]:
+    fid = out.extra.get(which)
     if not fid or not fid.get("rows"):
+        if which == HISTORY:
+            raise NotApplicable("no history-item intervention in this run (needs --fidelity and item titles)")
         raise NotApplicable("no causal-fidelity evaluation in this run (run with --fidelity)")
     return fid["rows"]
 
 
-def _share(out: TextOutputs, key: str) -> float:
-    return float(np.mean([bool(r[key]) for r in _rows(out)]))
+def _share(out: TextOutputs, key: str, which: str = "fidelity") -> float:
+    return float(np.mean([bool(r[key]) for r in _rows(out, which)]))
 
 
-def _units(key: str, minus: str | None = None):
+def _units(key: str, minus: str | None = None, which: str = "fidelity"):
     """Per explained pair: 1[key] (minus 1[minus]), so intervals and paired tests resample pairs."""
     def units(out: TextOutputs) -> Units:
-        rows = _rows(out)
+        rows = _rows(out, which)
         v = [float(bool(r[key])) - (float(bool(r[minus])) if minus else 0.0) for r in rows]
         return Units([f"{r['user']}|{r['item']}" for r in rows], np.column_stack([v, np.ones(len(v))]), ratio)
     return units
@@ -89,3 +94,30 @@ def causal_precision(out: TextOutputs) -> float:
     if not cited:
         raise NotApplicable("no cited reason is among the estimated aspects")
     return float(np.mean([c in positive for c in cited]))
+
+
+# -- the neighbourhood recommender (item-knn): cited history items removed from the user's profile -------
+@metric("pn_history", task="explain", group="causal fidelity (history items)", units=_units("pn", which=HISTORY))
+def pn_history(out: TextOutputs) -> float:
+    """`pn_history`: as `pn` for item-knn, C = the cited items of the user's history, removed from the profile."""
+    return _share(out, "pn", HISTORY)
+
+
+@metric("ps_history", task="explain", group="causal fidelity (history items)", units=_units("ps", which=HISTORY))
+def ps_history(out: TextOutputs) -> float:
+    """`ps_history`: as `ps` for item-knn: the target stays in the top-K when the profile is only C."""
+    return _share(out, "ps", HISTORY)
+
+
+@metric("fns_history", task="explain", group="causal fidelity (history items)")
+def fns_history(out: TextOutputs) -> float:
+    """`fns_history` = 2·pn·ps/(pn+ps) of the history intervention."""
+    a, b = pn_history(out), ps_history(out)
+    return 2 * a * b / (a + b) if a + b > 0 else 0.0
+
+
+@metric("pn_lift_history", task="explain", group="causal fidelity (history items)",
+        units=_units("pn", "pn_random", which=HISTORY))
+def pn_lift_history(out: TextOutputs) -> float:
+    """`pn_lift_history` = pn(C) - pn(random C' of the same size from the target's neighbours in the history)."""
+    return _share(out, "pn", HISTORY) - _share(out, "pn_random", HISTORY)

@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from tests.conftest import cli
 from xrbench.data.schema import finalize
@@ -101,3 +102,79 @@ def test_attr_mf_contributions_are_the_intervention_effects(grouplens_dir):
     for a, c in rec.contributions(u, i):
         without = rec.score_with(u, np.array([i]), [[x for x in attrs if x != a]])[0]
         assert abs((full - without) - c) < 1e-9
+
+
+class OnlyLikedAlpha:
+    """A neighbourhood model: every score rises by 1 while the user's history holds item 0 ("Alpha");
+    item 1 ("Beta"), also in the history, moves nothing."""
+
+    def history(self, user):
+        return np.array([0, 1], dtype=np.int64)
+
+    def neighbours_in_history(self, user, item):
+        return [0, 1]
+
+    def score_with_history(self, user, items, rated):
+        rated = self.history(user) if rated is None else rated
+        has = 0 in set(np.asarray(rated).tolist())
+        return np.array([(1.0 if has else 0.0) - 0.001 * i for i in items])
+
+
+def history_scores(explainer):
+    from xrbench.fidelity import HistoryIntervention
+
+    view = view_with_items()
+    names = [f"Film {k}" for k in range(view.n_items)]
+    names[0], names[1] = "Alpha", "Beta"
+    iv = HistoryIntervention(OnlyLikedAlpha(), names)
+    fid = evaluate(iv, explainer, view, list(range(view.n_users)), FidelityConfig(k=3, eps=0.01))
+    assert fid["config"]["intervention"] == "remove-history-items"
+    out = TextOutputs([], [], [], [], [], extra={"fidelity_history": fid})
+    return {k: info(k).fn(out) for k in ("pn_history", "ps_history", "fns_history", "pn_lift_history")}, fid
+
+
+def test_history_intervention_citing_the_driving_history_item():
+    m, fid = history_scores(Cites("Alpha"))
+    assert m["pn_history"] == 1.0 and m["ps_history"] == 1.0 and m["pn_lift_history"] > 0
+    m, fid = history_scores(Cites("Beta"))  # in the history, but it moves nothing
+    assert m["pn_history"] == 0.0
+    assert all(mv < 0.01 for r in fid["rows"] for mv in r["moves"])
+
+
+def test_item_knn_history_intervention_on_movielens(grouplens_dir):
+    from xrbench.baselines.recommenders import ItemKNN
+    from xrbench.data import movielens
+    from xrbench.fidelity import HistoryIntervention
+
+    ds = movielens.load(path=grouplens_dir)
+    view = TrainView(ds, make_split(ds, "random", 0), 0)
+    knn = ItemKNN(k=5)
+    knn.bind(view)
+    knn.fit(view)
+    items = np.arange(view.n_items)
+    iv = HistoryIntervention(knn, view.item_titles)
+    u, i = next((u, int(j)) for u in range(view.n_users) for j in np.setdiff1d(items, view.seen[u])
+                if iv.inputs(u, int(j)))
+    assert np.allclose(knn.score_with_history(u, items, None), knn.predict(np.full(len(items), u), items))
+    neigh = iv.inputs(u, i)
+    assert 0 < len(neigh) <= 5 and set(neigh) <= {view.item_titles[j] for j in knn.history(u)}
+    # removing a history item that is not among the item's neighbours leaves its score unchanged
+    others = [view.item_titles[j] for j in knn.history(u) if view.item_titles[j] not in neigh]
+    if others:
+        assert iv.removing(u, np.array([i]), others[:1])[0] == pytest.approx(iv.scores(u, np.array([i]))[0])
+    # keeping no history leaves the baseline prediction b_ui
+    assert iv.keeping(u, np.array([i]), [])[0] == pytest.approx(knn.mu + knn.bu[u] + knn.bi[i])
+
+
+def test_neighbour_template_history_columns_on_movielens(tmp_path, grouplens_dir):
+    out = tmp_path / "out"
+    p = cli("run", "--dataset", "ml-100k", "--data-path", str(grouplens_dir), "--explainer", "neighbour-template",
+            "template", "--fidelity", "10", "--sample", "10", "--out", str(out), "-q")
+    assert p.returncode == 0, p.stderr
+    recs = {json.loads(f.read_text())["method"]["name"]: json.loads(f.read_text()) for f in out.rglob("record.json")}
+    nt, t = recs["neighbour-template"], recs["template"]
+    for k in ("pn_history", "ps_history", "fns_history", "pn_lift_history"):
+        assert k in nt["metrics"] and k in t["metrics"], (k, nt["skipped_metrics"])
+    # genres are not inputs of item-knn: the genre template cannot be necessary for it
+    assert t["metrics"]["pn_history"] == 0.0
+    assert "causal fidelity (history items)" in (out / "leaderboard.md").read_text()

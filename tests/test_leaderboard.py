@@ -78,3 +78,46 @@ def test_latex_and_html_render():
     assert r"\begin{tabular}" in tex and r"c\_x" in tex and r"\textbf{" in tex
     page = render_html(boards)
     assert page.startswith("<!DOCTYPE html>") and "<svg" in page and "http" not in page.replace("http-equiv", "")
+
+
+def explain_rec(backbone, bleu4, pairs_hash="h1", batch=32, wall=100.0, name="llm-few-shot"):
+    import numpy as np
+
+    from xrbench.metrics import uncertainty
+
+    params = {"backbone": backbone, "batch_size": batch, "shots": 3}
+    label = f"{name}[backbone={backbone},batch_size={batch}]"
+    return RunRecord("amz", "explain", MethodRef(name, "explainer", params, label), 0, "ok",
+                     {"bleu4": bleu4, "tokens_per_s": 50.0}, provenance={"wall_s": wall, "peak_rss_mb": 900.0},
+                     bootstrap=uncertainty.pack({"bleu4": (np.full(uncertainty.N_REPLICATES, bleu4), pairs_hash)}))
+
+
+def test_backbone_comparison_table_rows_per_backbone():
+    from xrbench.render import backbone_table
+
+    recs = [explain_rec("smollm2-135m", 1.0), explain_rec("gemma3-270m", 2.0, wall=150.0),
+            explain_rec("smollm2-135m", 0.5, name="llm-zero-shot"),  # one backbone only: no comparison
+            RunRecord("amz", "explain", MethodRef("template", "explainer", {}, "template"), 0, "ok", {"bleu4": 0.1})]
+    (b,) = build(recs)
+    assert [(r.explainer, r.backbone) for r in b.backbones] == [("llm-few-shot", "gemma3-270m"),
+                                                                ("llm-few-shot", "smollm2-135m")]
+    head, rows = backbone_table(b)
+    assert head[:3] == ["explainer", "backbone", "bleu4"] and rows[0][-1] == "yes" and rows[0][head.index("wall_s")] == "150"
+    assert "**backbone comparison**" in render_markdown([b])
+    # different scored pairs are flagged
+    (b2,) = build([explain_rec("smollm2-135m", 1.0), explain_rec("gemma3-270m", 2.0, pairs_hash="other")])
+    assert all(r[-1] == "no" for r in backbone_table(b2)[1])
+
+
+def test_a_page_includes_the_boards_of_the_suites_it_names(tmp_path):
+    from xrbench.records import write_record
+
+    for suite, r in (("explain", explain_rec("smollm2-135m", 1.0)),
+                     ("fidelity", RunRecord("ml", "explain", MethodRef("template", "explainer", {}, "template"), 0,
+                                            "ok", {"pn": 0.9}))):
+        write_record(tmp_path / suite / "runs" / r.dataset / "x" / "seed-0", r)
+    (tmp_path / "explain" / "include.txt").write_text("fidelity\n")
+    publish.boards_of.cache_clear()
+    titles = [b.title for b in publish.page_boards(tmp_path / "explain")]
+    assert titles == ["Explanation — amz (explain suite)", "Explanation — ml (fidelity suite)"]
+    assert [b.title for b in publish.page_boards(tmp_path / "fidelity")] == ["Explanation — ml"]

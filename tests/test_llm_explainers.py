@@ -153,3 +153,71 @@ def test_causal_llm_with_fidelity(tmp_path, grouplens_dir, tiny_model, monkeypat
     positive = [a for a, c in contrib if c > 0][:3]
     assert ex.item_features(0, 1) == (positive or ex.features[1])
     assert f"Item features: {', '.join(ex.item_features(0, 1))}." in ex.prompt(0, 1)
+
+
+def test_shared_prefix_cache_gives_the_outputs_of_plain_batches(tiny_model, tmp_path, monkeypatch):
+    monkeypatch.setenv("XRBENCH_CACHE", str(tmp_path))
+    from xrbench import generation
+
+    bb = generation.load(str(tiny_model))
+    head = "short explanations of why a user may like a recommended item " * 3  # > MIN_PREFIX tokens
+    prompts = [head + tail for tail in ("the user liked sound", "the user liked these features price strings tuner",
+                                        "you may like", "great tone", "cable pedal strap stand great good quality")]
+    ids = [bb.tokenizer(p)["input_ids"] for p in prompts]
+    assert generation.shared_prefix_len(ids) >= generation.MIN_PREFIX
+
+    class NoCache:
+        def get(self, *a): return None
+        def put(self, *a): pass
+        def commit(self): pass
+    cfg = generation.GenConfig(max_new_tokens=5, batch_size=3)
+    shared, _ = generation.generate(bb, prompts, cfg, NoCache(), progress=False)
+    monkeypatch.setattr(generation, "MIN_PREFIX", 10 ** 9)  # no prefix cache: every batch runs whole prompts
+    plain, _ = generation.generate(bb, prompts, cfg, NoCache(), progress=False)
+    single = [generation.generate(bb, [p], generation.GenConfig(max_new_tokens=5, batch_size=1), NoCache(),
+                                  progress=False)[0][0] for p in prompts]
+    assert shared == plain == single
+
+
+def test_shared_prefix_len():
+    from xrbench.generation import shared_prefix_len
+
+    assert shared_prefix_len([[1, 2, 3, 4], [1, 2, 3, 5], [1, 2, 9]]) == 2
+    assert shared_prefix_len([[1, 2, 3], [1, 2, 3]]) == 2  # every prompt keeps a token of its own
+    assert shared_prefix_len([]) == 0
+
+
+def test_gemma_is_assembled_from_its_part_packages_without_importing_them(tmp_path, monkeypatch):
+    import hashlib
+    import sys
+
+    from xrbench import generation
+    from xrbench.errors import XRBenchError
+
+    chunks = [b"GGUF" + bytes([k]) * 1000 for k in range(4)]
+    for (module, name), data in zip(generation.GEMMA_PARTS, chunks):
+        pkg = tmp_path / "site" / module
+        (pkg / "data").mkdir(parents=True)
+        (pkg / "__init__.py").write_text("raise RuntimeError('must not be imported')\n")
+        (pkg / "data" / name).write_bytes(data)
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.setenv("XRBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(generation, "GEMMA_SHA256", hashlib.sha256(b"".join(chunks)).hexdigest())
+    out = generation.assemble_gemma("g.gguf", "pip install ...")
+    assert out.read_bytes() == b"".join(chunks)
+    assert not any(m in sys.modules for m, _ in generation.GEMMA_PARTS)
+    # a corrupt part: a clear error, and no file is left behind to be trusted later
+    out.unlink()
+    monkeypatch.setattr(generation, "GEMMA_SHA256", "0" * 64)
+    with pytest.raises(XRBenchError, match="sha256"):
+        generation.assemble_gemma("g.gguf", "pip install ...")
+    assert not out.exists() and not list(out.parent.glob("*.part"))
+
+
+def test_history_titles_are_cited_with_or_without_their_year():
+    from xrbench.baselines.llm import title_in
+
+    assert title_in("Star Wars (1977)", "Because you enjoyed Star Wars, try this.")
+    assert title_in("Godfather, The (1972)", "like The Godfather")
+    assert not title_in("Up (2009)", "pick it up")  # shorter than 3 characters once the year is gone
+    assert not title_in("Heat (1995)", "a heater")

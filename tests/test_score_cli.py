@@ -34,8 +34,10 @@ def test_score_standard_protocol(tmp_path):
     p = cli("score", "--hyp", str(h), "--ref", str(r), "--protocol", "standard", "--json")
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
-    assert set(out) == {"bleu4_sacre", "rouge1_rs", "rouge2_rs", "rougeL_rs"}
+    assert {"bleu4_sacre", "rouge1_rs", "rouge2_rs", "rougeL_rs", "bertscore_f"} <= set(out)
+    assert "all-MiniLM-L6-v2" in out["bertscore_encoder"] and "6 layers" in out["bertscore_encoder"]
     assert out["rouge1_rs"] > 0  # stemming matches "straps" with "strap"-like forms
+    assert 0.5 < out["bertscore_f"] < 1.0
 
 
 def test_score_bad_inputs(tmp_path):
@@ -49,3 +51,18 @@ def test_score_bad_inputs(tmp_path):
     blank = write(tmp_path / "blank.txt", ["a", "   ", "c"])
     assert_clean_error(cli("score", "--hyp", str(blank), "--ref", str(h)), "blank.txt", "line 2", "empty explanation")
     assert_clean_error(cli("score", "--hyp", str(tmp_path / "none.txt"), "--ref", str(h)), "none.txt", "not found")
+
+
+def test_score_features_from_a_dataset_name(tmp_path, amazon2014):
+    h = write(tmp_path / "h.txt", ["the sound is great", "a great tuner", "nice to have"])
+    r = write(tmp_path / "r.txt", ["the sound is great and the price is fair", "great tuner very accurate",
+                                   "nothing to see here"])
+    p = cli("score", "--hyp", str(h), "--ref", str(r), "--features", "amazon-2014-5core", "--data-path",
+            str(amazon2014), "--json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    # rows 1-2 name a vocabulary feature (sound, tuner); row 3 names none and is left out of FMR
+    assert out["features_from"] == "amazon-2014-5core" and out["fmr_rows"] == 2
+    assert out["fmr"] == 1.0 and out["vocabulary_size"] >= 2 and 0 < out["fcr"] <= 1 and "div" in out
+    bad = cli("score", "--hyp", str(h), "--ref", str(r), "--features", "ml-100k", "--data-path", str(amazon2014))
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr

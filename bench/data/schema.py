@@ -53,6 +53,8 @@ class Dataset:
             caps.add("item_attributes")
         if len(self.users.columns) and len(self.users):
             caps.add("user_attributes")
+        if "title" in self.items and self.items["title"].notna().any():
+            caps.add("item_titles")
         return frozenset(caps)
 
     def inspect(self) -> dict[str, Any]:

