@@ -73,7 +73,8 @@ class Cell:
         return None
 
 
-BACKBONE_KEYS = ("bleu4", "rougeL_f", "bertscore_f", "usr", "fmr", "len_mean", "tokens_per_s")
+BACKBONE_KEYS = ("bleu4", "rougeL_f", "bertscore_f", "usr", "fmr", "len_mean", "tokens_per_s", "wall_s",
+                 "peak_rss_mb")
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,6 @@ class BackboneRow:
     explainer: str  # the method label without backbone and batch size (they share prompts and settings)
     backbone: str
     method: str  # the board's method label
-    wall_s: float | None
-    peak_rss_mb: float | None
     batch_size: int | None
     pairs: str  # hash of the scored pairs: rows with the same hash were scored on the same pairs
 
@@ -106,12 +105,8 @@ def _backbone_rows(recs: list[RunRecord]) -> list[BackboneRow]:
     for (base, bb), rs in sorted(by.items()):
         if sum(1 for (b, _) in by if b == base) < 2:
             continue
-        def avg(key: str) -> float | None:
-            v = [float(r.provenance[key]) for r in rs if isinstance(r.provenance.get(key), (int, float))]
-            return sum(v) / len(v) if v else None
         pairs = ",".join(sorted({str((r.bootstrap.get("units") or {}).get("bleu4", "?")) for r in rs}))
-        rows.append(BackboneRow(base, bb, rs[0].method_label, avg("wall_s"), avg("peak_rss_mb"),
-                                (rs[0].method.params or {}).get("batch_size"), pairs))
+        rows.append(BackboneRow(base, bb, rs[0].method_label, (rs[0].method.params or {}).get("batch_size"), pairs))
     return rows
 
 

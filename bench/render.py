@@ -30,15 +30,13 @@ def _rows(b: Board, keys: list[str], wrap: dict[str, tuple[str, str]], esc=lambd
 def backbone_table(b: Board) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the backbone comparison (same explainer, prompts and pairs; one row per backbone)."""
     keys = [k for k in BACKBONE_KEYS if k in b.keys]
-    head = ["explainer", "backbone", *map(header, keys), "wall_s", "peak_rss_mb", "batch", "same pairs"]
+    head = ["explainer", "backbone", *map(header, keys), "batch", "same pairs"]
     rows = []
     for r in b.backbones:
         same = all(o.pairs == r.pairs for o in b.backbones if o.explainer == r.explainer)
         cells = [cell_text(b, r.method, k)[0] for k in keys]
-        rows.append([r.explainer, r.backbone, *cells,
-                     DASH if r.wall_s is None else f"{r.wall_s:.0f}",
-                     DASH if r.peak_rss_mb is None else f"{r.peak_rss_mb:.0f}",
-                     DASH if r.batch_size is None else str(r.batch_size), "yes" if same else "no"])
+        rows.append([r.explainer, r.backbone, *cells, DASH if r.batch_size is None else str(r.batch_size),
+                     "yes" if same else "no"])
     return head, rows
 
 
@@ -54,8 +52,8 @@ def render_markdown(boards: list[Board]) -> str:
             parts.append("")
         if b.backbones:
             head, rows = backbone_table(b)
-            parts.append("**backbone comparison** (same explainer, prompt content and pairs; wall_s and peak_rss_mb "
-                         "of the whole run, peak RSS of the process)\n")
+            parts.append("**backbone comparison** (same explainer, prompt content and pairs; peak_rss_mb is the "
+                         "process's peak when the run's explanations were done)\n")
             parts.append(tabulate(rows, headers=head, tablefmt="github", disable_numparse=True))
             parts.append("")
         parts.append(f"{FOOTER} {seeds_line(b)} Avg rank: over the ranked columns of the table a method has.")

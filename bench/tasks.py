@@ -52,6 +52,9 @@ def run_recommend(model: Recommender, ds: Dataset, spec: RunSpec, device: str) -
 
 
 def run_explain(model: Explainer, ds: Dataset, spec: RunSpec, device: str) -> tuple[TextOutputs, dict[str, Any]]:
+    from .provenance import peak_rss_mb
+
+    t_run = time.perf_counter()
     split = make_split(ds, spec.split, spec.seed)
     view = TrainView(ds, split, spec.seed, device)
     refs = references(ds, split)
@@ -84,7 +87,8 @@ def run_explain(model: Explainer, ds: Dataset, spec: RunSpec, device: str) -> tu
                       [e.text for e in expl], [t.sentence if t else None for t in tup],
                       [list(e.reasons) for e in expl], [t.feature if t else None for t in tup],
                       list(refs.vocabulary) if refs is not None else None, False, spec.seed,
-                      {"explain_s": gen_s, "pairs": len(rows), **(model.run_info() if hasattr(model, "run_info") else {}),
+                      {"explain_s": gen_s, "pairs": len(rows), "wall_s": round(time.perf_counter() - t_run, 3),
+                       "peak_rss_mb": peak_rss_mb(), **(model.run_info() if hasattr(model, "run_info") else {}),
                        **({"swap": swaps} if swaps else {}), **({"fidelity": fid} if fid else {}),
                        **({"fidelity_history": hist} if hist else {})})
     return out, {"split": split}

@@ -99,3 +99,21 @@ def tokens_per_s(out: TextOutputs) -> float:
     if v is None:
         raise NotApplicable("no generation in this run (not an LLM, or every text came from the cache)")
     return float(v)
+
+
+@metric("wall_s", task="explain", group="cost", rankable=False, lower_is_better=True)
+def wall_s(out: TextOutputs) -> float:
+    """`wall_s`: seconds the run took to fit the explainer and explain its pairs (fidelity included), before scoring."""
+    v = out.extra.get("wall_s")
+    if v is None:
+        raise NotApplicable("the run did not record its wall time")
+    return float(v)
+
+
+@metric("peak_rss_mb", task="explain", group="cost", rankable=False, lower_is_better=True)
+def peak_rss_mb(out: TextOutputs) -> float:
+    """`peak_rss_mb`: peak resident memory of the process (MB) when the run's explanations were done."""
+    v = out.extra.get("peak_rss_mb")
+    if v is None:
+        raise NotApplicable("the run did not record its memory")
+    return float(v)

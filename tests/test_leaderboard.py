@@ -88,7 +88,7 @@ def explain_rec(backbone, bleu4, pairs_hash="h1", batch=32, wall=100.0, name="ll
     params = {"backbone": backbone, "batch_size": batch, "shots": 3}
     label = f"{name}[backbone={backbone},batch_size={batch}]"
     return RunRecord("amz", "explain", MethodRef(name, "explainer", params, label), 0, "ok",
-                     {"bleu4": bleu4, "tokens_per_s": 50.0}, provenance={"wall_s": wall, "peak_rss_mb": 900.0},
+                     {"bleu4": bleu4, "tokens_per_s": 50.0, "wall_s": wall, "peak_rss_mb": 900.0},
                      bootstrap=uncertainty.pack({"bleu4": (np.full(uncertainty.N_REPLICATES, bleu4), pairs_hash)}))
 
 
@@ -102,7 +102,7 @@ def test_backbone_comparison_table_rows_per_backbone():
     assert [(r.explainer, r.backbone) for r in b.backbones] == [("llm-few-shot", "gemma3-270m"),
                                                                 ("llm-few-shot", "smollm2-135m")]
     head, rows = backbone_table(b)
-    assert head[:3] == ["explainer", "backbone", "bleu4"] and rows[0][-1] == "yes" and rows[0][head.index("wall_s")] == "150"
+    assert head[:3] == ["explainer", "backbone", "bleu4"] and rows[0][-1] == "yes" and rows[0][head.index("wall_s ↓")] == "150.0"
     assert "**backbone comparison**" in render_markdown([b])
     # different scored pairs are flagged
     (b2,) = build([explain_rec("smollm2-135m", 1.0), explain_rec("gemma3-270m", 2.0, pairs_hash="other")])

@@ -2,7 +2,8 @@
 
     python tests/bench/perf_generation.py [--backbone smollm2-135m] [--prompts 16] [--max-new-tokens 32]
 
-Uses the explainers' chat prompt on fixed contexts, greedy decoding, no generation cache. Run alone:
+Uses the explainers' chat prompt on fixed contexts, greedy decoding, no generation cache; each batch size
+is timed ``--repeats`` times and the fastest pass counts (single passes vary by +-15% here). Run alone:
 a second busy process ruins the timing. Prints one JSON line.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ def main() -> None:
     ap.add_argument("--max-new-tokens", type=int, default=32)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--repeats", type=int, default=3, help="timed passes per batch size; the fastest counts")
     a = ap.parse_args()
     import torch
 
@@ -48,9 +50,12 @@ def main() -> None:
     for bs in tuple(int(b) for b in os.environ.get("XRB_BATCHES", "1,8").split(",")):
         cfg = generation.GenConfig(max_new_tokens=a.max_new_tokens, batch_size=bs)
         generation.generate(bb, prompts[:bs], cfg, cache=NoCache(), progress=False)  # warm-up
-        t0 = time.perf_counter()
-        _, stats = generation.generate(bb, prompts, cfg, cache=NoCache(), progress=False)
-        result[f"tokens_per_s_batch{bs}"] = round(stats.new_tokens / (time.perf_counter() - t0), 1)
+        best = 0.0
+        for _ in range(a.repeats):
+            t0 = time.perf_counter()
+            _, stats = generation.generate(bb, prompts, cfg, cache=NoCache(), progress=False)
+            best = max(best, stats.new_tokens / (time.perf_counter() - t0))
+        result[f"tokens_per_s_batch{bs}"] = round(best, 1)
     if "tokens_per_s_batch1" in result and "tokens_per_s_batch8" in result:
         result["speedup"] = round(result["tokens_per_s_batch8"] / result["tokens_per_s_batch1"], 2)
         result["target_met"] = result["speedup"] >= 3.0
