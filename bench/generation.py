@@ -48,7 +48,6 @@ class GenConfig:
     temperature: float = 0.7
     top_p: float = 0.9
     seed: int = 0
-    no_repeat_ngram_size: int = 0  # > 0: no n-gram of this size twice in prompt + output (stops greedy loops)
 
     def key(self) -> str:
         d = asdict(self)
@@ -56,8 +55,6 @@ class GenConfig:
         if not self.do_sample:
             for k in ("temperature", "top_p", "seed"):
                 d.pop(k)
-        if not self.no_repeat_ngram_size:
-            d.pop("no_repeat_ngram_size")  # keys of generations made before the setting existed stay valid
         return json.dumps(d, sort_keys=True)
 
 
@@ -306,8 +303,6 @@ def generate(bb: Backbone, prompts: Sequence[str], cfg: GenConfig, cache: Genera
     extra: dict[str, Any] = {}
     if stop:
         extra = {"stopping_criteria": _stop_on_text(tok, stop)}
-    if cfg.no_repeat_ngram_size:
-        extra["no_repeat_ngram_size"] = cfg.no_repeat_ngram_size
     if cfg.do_sample:
         torch.manual_seed(cfg.seed)
     bar = tqdm(total=len(todo), desc=f"generating ({bb.name})", unit="text", disable=not progress, leave=False)
