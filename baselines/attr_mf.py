@@ -121,17 +121,3 @@ class AttrMF(Recommender):
         item_part = self.bi + self.M @ self.w
         return (self.mu + self.bu[users][:, None] + item_part[None, :]
                 + self.P[users] @ (self.Q + self.M @ self.V).T)
-
-
-_FITTED: dict[tuple[str, str, int], AttrMF] = {}
-
-
-def fitted_for(view: TrainView) -> AttrMF:
-    """One ``attr-mf`` per dataset, split and seed in a process (shared by causal-llm and the fidelity metrics)."""
-    key = (view.dataset.file_hash, view.split.hash, view.seed)
-    if key not in _FITTED:
-        rec = AttrMF()
-        rec.bind(view)
-        rec.fit(view)
-        _FITTED[key] = rec
-    return _FITTED[key]

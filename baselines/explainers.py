@@ -76,9 +76,9 @@ class NeighbourTemplate(Explainer):
         return {"n_reasons": 2}
 
     def fit(self, view: TrainView) -> None:
-        from xrbench.baselines.recommenders import knn_for
+        from xrbench.baselines.recommenders import ItemKNN
 
-        self.knn = knn_for(view)
+        self.knn = ItemKNN.shared(view)
         self.titles = view.item_titles
 
     def explain(self, users: Sequence[int], items: Sequence[int]) -> list[Explanation]:
@@ -109,13 +109,16 @@ class Retrieval(Explainer):
         tr = view.train
         sents: list[str] = []
         item_of: list[int] = []
+        user_of: list[int] = []
         for pos, row in enumerate(train_rows):
             tup = refs.by_row.get(int(row))
             if tup is not None:
                 sents.append(tup.sentence)
                 item_of.append(int(tr["iidx"].iat[pos]))
+                user_of.append(int(tr["uidx"].iat[pos]))
         self.sentences = sents
         self.item_of = np.asarray(item_of)
+        self.user_of = np.asarray(user_of)
         # TF-IDF over training sentences and user profiles (all of a user's training review text)
         docs = [aspects.tokens(s) for s in sents]
         df = Counter(t for d in docs for t in set(d))
@@ -169,17 +172,8 @@ class RetrievalEmbed(Retrieval):
 
         super().fit(view)
         self.emb = encode(self.sentences, batch_size=self.params["batch_size"], device=view.device)
-        refs = references(view.dataset, view.split)
-        assert refs is not None
-        by_user: dict[int, list[int]] = {}
-        k = 0
-        for pos, row in enumerate(view.split.train):
-            if int(row) in refs.by_row:
-                by_user.setdefault(int(view.train["uidx"].iat[pos]), []).append(k)
-                k += 1
-        mean = self.emb.mean(axis=0) if len(self.emb) else np.zeros(self.emb.shape[1], dtype=np.float32)
-        self.user_vec = {u: self.emb[ks].mean(axis=0) for u, ks in by_user.items()}
-        self.default_vec = mean
+        self.user_vec = {int(u): self.emb[self.user_of == u].mean(axis=0) for u in np.unique(self.user_of)}
+        self.default_vec = self.emb.mean(axis=0) if len(self.emb) else np.zeros(self.emb.shape[1], dtype=np.float32)
 
     def explain(self, users: Sequence[int], items: Sequence[int]) -> list[Explanation]:
         out = []

@@ -74,11 +74,9 @@ class LLMExplainer(Explainer):
             rng = np.random.default_rng(view.seed)
             rows = np.arange(len(tr))
             if refs is not None:
-                rows = np.array([k for k in rows if int(view.split.train[k]) in refs.by_row])
-            if refs is not None:
-                # demonstrations that cite one of their item's listed features: the model sees the task
-                order = rng.permutation(rows)
-                # and are whole sentences of at most ``example_words`` words (short outputs follow short examples)
+                # demonstrations that cite one of their item's listed features (the model sees the task) and
+                # are whole sentences of at most ``example_words`` words (short outputs follow short examples)
+                order = rng.permutation([k for k in rows if int(view.split.train[k]) in refs.by_row])
                 fit = [k for k in order[:5000] if (t := refs.by_row[int(view.split.train[k])]).feature
                        in self.features[int(tr["iidx"].iat[k])] and len(t.sentence.split()) <= p["example_words"]]
                 rows = np.array(fit or order)
@@ -188,10 +186,10 @@ class CausalLLM(LLMExplainer):
     shots_default = 0
 
     def fit(self, view: TrainView) -> None:
-        from xrbench.baselines.attr_mf import fitted_for
+        from xrbench.baselines.attr_mf import AttrMF
 
         super().fit(view)
-        self.causal = fitted_for(view)
+        self.causal = AttrMF.shared(view)
 
     def item_features(self, u: int, i: int) -> list[str]:
         pos = [a for a, c in self.causal.contributions(u, i) if c > 0]

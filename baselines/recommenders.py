@@ -156,17 +156,3 @@ class ItemKNN(Recommender):
         base = self.mu + self.bu[users][:, None] + self.bi[None, :]
         return base + np.stack([self._neighbour_terms(int(u), all_items) for u in users])
 
-
-_FITTED: dict[tuple[str, str, int], ItemKNN] = {}
-
-
-def knn_for(view: TrainView) -> ItemKNN:
-    """One default ``item-knn`` per dataset, split and seed in a process (shared by the neighbour template
-    and the history-item fidelity intervention)."""
-    key = (view.dataset.file_hash, view.split.hash, view.seed)
-    if key not in _FITTED:
-        knn = ItemKNN()
-        knn.bind(view)
-        knn.fit(view)
-        _FITTED[key] = knn
-    return _FITTED[key]

@@ -224,17 +224,15 @@ class GenStats:
         return self.new_tokens / self.seconds if self.seconds > 0 else None
 
 
-def _stop_on_text(tok: Any, stop: str) -> Any:
-    """A stopping criterion ending each sequence once its generated text contains ``stop`` (works with any
-    tokenizer, unlike transformers' ``stop_strings``, which needs a BPE-style vocabulary)."""
+def _stop_on_text(tok: Any, stop: str, start: int) -> Any:
+    """A stopping criterion ending each sequence once its text after position ``start`` contains ``stop``
+    (works with any tokenizer, unlike transformers' ``stop_strings``, which needs a BPE-style vocabulary)."""
     import torch
     from transformers import StoppingCriteria, StoppingCriteriaList
 
     class StopOnText(StoppingCriteria):
-        start = 0
-
         def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-            texts = tok.batch_decode(input_ids[:, self.start:], skip_special_tokens=True)
+            texts = tok.batch_decode(input_ids[:, start:], skip_special_tokens=True)
             return torch.tensor([stop in t for t in texts], dtype=torch.bool, device=input_ids.device)
 
     return StoppingCriteriaList([StopOnText()])
@@ -300,9 +298,6 @@ def generate(bb: Backbone, prompts: Sequence[str], cfg: GenConfig, cache: Genera
     else:
         n_prefix = 0
     pad = tok.pad_token_id
-    extra: dict[str, Any] = {}
-    if stop:
-        extra = {"stopping_criteria": _stop_on_text(tok, stop)}
     if cfg.do_sample:
         torch.manual_seed(cfg.seed)
     bar = tqdm(total=len(todo), desc=f"generating ({bb.name})", unit="text", disable=not progress, leave=False)
@@ -315,9 +310,9 @@ def generate(bb: Backbone, prompts: Sequence[str], cfg: GenConfig, cache: Genera
             rows.append(ids[i][:n_prefix] + [pad] * (width - len(own)) + own)
             masks.append([1] * n_prefix + [0] * (width - len(own)) + [1] * len(own))
         input_ids = torch.tensor(rows, device=bb.device)
-        kw: dict[str, Any] = {"attention_mask": torch.tensor(masks, device=bb.device), **extra}
+        kw: dict[str, Any] = {"attention_mask": torch.tensor(masks, device=bb.device)}
         if stop:
-            extra["stopping_criteria"][0].start = input_ids.shape[1]
+            kw["stopping_criteria"] = _stop_on_text(tok, stop, input_ids.shape[1])
         if prefix_cache is not None:
             past = copy.deepcopy(prefix_cache)
             past.batch_repeat_interleave(len(idx))

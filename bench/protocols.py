@@ -56,6 +56,9 @@ class Method(ABC):
         return v
 
 
+_SHARED: dict[tuple[Any, ...], Recommender] = {}
+
+
 class Recommender(Method):
     """Fit on a train split; predict ratings for (user, item) index pairs; rank top-K unseen items."""
 
@@ -68,6 +71,18 @@ class Recommender(Method):
 
     @abstractmethod
     def predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray: ...
+
+    @classmethod
+    def shared(cls, view: TrainView) -> Recommender:
+        """One default-parameter instance of this recommender per dataset, split and seed in a process,
+        fitted once (e.g. the attr-mf that causal-llm and the fidelity metrics both use)."""
+        key = (cls, view.dataset.file_hash, view.split.hash, view.seed)
+        if key not in _SHARED:
+            rec = cls()
+            rec.bind(view)
+            rec.fit(view)
+            _SHARED[key] = rec
+        return _SHARED[key]
 
     def scores(self, users: np.ndarray) -> np.ndarray:
         """Scores of every item for each user, shape (len(users), n_items). Override for speed."""

@@ -77,10 +77,7 @@ def run_explain(model: Explainer, ds: Dataset, spec: RunSpec, device: str) -> tu
             swapped = model.explain_swapped(users, items, attribute)
             if swapped is not None:
                 swaps[attribute] = {"texts": [e.text for e in swapped], "reasons": [list(e.reasons) for e in swapped]}
-    fid = hist = None
-    if spec.fidelity:
-        fid = _fidelity(model, view, spec)
-        hist = _fidelity_history(model, view, spec)
+    fid = _fidelity(model, view, spec) if spec.fidelity else {}
     gen_s = time.perf_counter() - t0
     tup = [refs.by_row[int(r)] if refs is not None else None for r in rows]
     out = TextOutputs(inter["user"].astype(str).tolist(), inter["item"].astype(str).tolist(),
@@ -89,35 +86,29 @@ def run_explain(model: Explainer, ds: Dataset, spec: RunSpec, device: str) -> tu
                       list(refs.vocabulary) if refs is not None else None, False, spec.seed,
                       {"explain_s": gen_s, "pairs": len(rows), "wall_s": round(time.perf_counter() - t_run, 3),
                        "peak_rss_mb": peak_rss_mb(), **(model.run_info() if hasattr(model, "run_info") else {}),
-                       **({"swap": swaps} if swaps else {}), **({"fidelity": fid} if fid else {}),
-                       **({"fidelity_history": hist} if hist else {})})
+                       **({"swap": swaps} if swaps else {}), **fid})
     return out, {"split": split}
 
 
 def _fidelity(model: Explainer, view: TrainView, spec: RunSpec) -> dict[str, Any]:
-    """Intervene on ``attr-mf`` (fitted once per dataset, split and seed) to score the explainer's faithfulness."""
+    """Score the explainer's faithfulness on ``spec.fidelity`` sampled users by intervening on recommenders
+    fitted once per dataset, split and seed: ``attr-mf`` (cited attributes removed) and, where items have
+    titles an explanation can cite, ``item-knn`` (cited history items removed from the user's profile)."""
     from . import fidelity
-    from .baselines.attr_mf import fitted_for
+    from .baselines.attr_mf import AttrMF
+    from .baselines.recommenders import ItemKNN
 
     users = fidelity.sample_users(view, spec.fidelity, spec.seed)
-    result = fidelity.evaluate(fitted_for(view), model, view, users, fidelity.FidelityConfig(k=spec.k))
-    if "text" in view.dataset.capabilities():  # the observational reference of causal_precision
+    cfg = fidelity.FidelityConfig(k=spec.k)
+    caps = view.dataset.capabilities()
+    out = {"fidelity": fidelity.evaluate(AttrMF.shared(view), model, view, users, cfg)}
+    if "text" in caps:  # the observational reference of causal_precision
         from . import aspect_effects
-        result["aspect_effects"] = aspect_effects.cached(view)
-    return result
-
-
-def _fidelity_history(model: Explainer, view: TrainView, spec: RunSpec) -> dict[str, Any] | None:
-    """Intervene on ``item-knn`` (fitted once per dataset, split and seed): remove the history items the
-    explanation cites from the user's profile. Only where items have titles an explanation can cite."""
-    from . import fidelity
-    from .baselines.recommenders import knn_for
-
-    if "item_titles" not in view.dataset.capabilities():
-        return None
-    users = fidelity.sample_users(view, spec.fidelity, spec.seed)
-    return fidelity.evaluate(fidelity.HistoryIntervention(knn_for(view), view.item_titles), model, view, users,
-                             fidelity.FidelityConfig(k=spec.k))
+        out["fidelity"]["aspect_effects"] = aspect_effects.cached(view)
+    if "item_titles" in caps:
+        iv = fidelity.HistoryIntervention(ItemKNN.shared(view), view.item_titles)
+        out["fidelity_history"] = fidelity.evaluate(iv, model, view, users, cfg)
+    return out
 
 
 def run_estimate(model: CausalEstimator, problem: CausalProblem, spec: RunSpec,

@@ -92,28 +92,27 @@ def flesch(out: TextOutputs) -> float:
     return float(np.mean([flesch_reading_ease(t) for t in out.hypotheses]))
 
 
+def _measured(out: TextOutputs, key: str, missing: str) -> float:
+    """A cost the run measured and stored with its outputs."""
+    v = out.extra.get(key)
+    if v is None:
+        raise NotApplicable(missing)
+    return float(v)
+
+
 @metric("tokens_per_s", task="explain", group="cost", rankable=False)
 def tokens_per_s(out: TextOutputs) -> float:
     """`tokens_per_s`: new tokens generated per second of generation in this run (cost, not quality)."""
-    v = out.extra.get("tokens_per_s")
-    if v is None:
-        raise NotApplicable("no generation in this run (not an LLM, or every text came from the cache)")
-    return float(v)
+    return _measured(out, "tokens_per_s", "no generation in this run (not an LLM, or every text came from the cache)")
 
 
 @metric("wall_s", task="explain", group="cost", rankable=False, lower_is_better=True)
 def wall_s(out: TextOutputs) -> float:
     """`wall_s`: seconds the run took to fit the explainer and explain its pairs (fidelity included), before scoring."""
-    v = out.extra.get("wall_s")
-    if v is None:
-        raise NotApplicable("the run did not record its wall time")
-    return float(v)
+    return _measured(out, "wall_s", "the run did not record its wall time")
 
 
 @metric("peak_rss_mb", task="explain", group="cost", rankable=False, lower_is_better=True)
 def peak_rss_mb(out: TextOutputs) -> float:
     """`peak_rss_mb`: peak resident memory of the process (MB) when the run's explanations were done."""
-    v = out.extra.get("peak_rss_mb")
-    if v is None:
-        raise NotApplicable("the run did not record its memory")
-    return float(v)
+    return _measured(out, "peak_rss_mb", "the run did not record its memory")
