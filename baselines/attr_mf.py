@@ -11,6 +11,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from xrbench.baselines.explainers import item_reasons
+from xrbench.baselines.training import fit_early_stopping
 from xrbench.protocols import Recommender
 from xrbench.view import TrainView
 
@@ -52,7 +53,6 @@ class AttrMF(Recommender):
         bi = torch.nn.Parameter(torch.zeros(view.n_items))
         w = torch.nn.Parameter(torch.zeros(n_a))
         params = [P, Q, V, bu, bi, w]
-        opt = torch.optim.Adam(params, lr=p["lr"])
 
         def forward(uu, ii):
             m = Mt[ii]
@@ -62,31 +62,18 @@ class AttrMF(Recommender):
         vu = torch.as_tensor(va["uidx"].to_numpy().copy())
         vi = torch.as_tensor(va["iidx"].to_numpy().copy())
         vr = va["rating"].to_numpy(np.float64)
-        lo, hi = view.dataset.rating_min, view.dataset.rating_max
-        best, best_state, bad = np.inf, None, 0
-        for _ in range(p["max_epochs"]):
-            perm = torch.as_tensor(rng.permutation(len(r)))
-            for s in range(0, len(r), p["batch_size"]):
-                idx = perm[s:s + p["batch_size"]]
-                uu, ii = u[idx], i[idx]
-                loss = ((forward(uu, ii) - r[idx]) ** 2).mean()
-                loss = loss + p["reg"] * (P[uu] ** 2).sum(-1).mean()
-                loss = loss + p["item_reg"] * ((Q[ii] ** 2).sum(-1) + bi[ii] ** 2).mean()
-                loss = loss + p["attr_reg"] * ((V ** 2).sum() + (w ** 2).sum()) / len(r) * p["batch_size"]
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-            with torch.no_grad():
-                rmse = float(np.sqrt(np.mean((np.clip(forward(vu, vi).double().numpy(), lo, hi) - vr) ** 2)))
-            if rmse < best - 1e-5:
-                best, bad, best_state = rmse, 0, [x.detach().clone() for x in params]
-            else:
-                bad += 1
-                if bad >= p["patience"]:
-                    break
-        if best_state is not None:
-            for x, b in zip(params, best_state):
-                x.data.copy_(b)
+        lo, hi = view.rating_min, view.rating_max
+
+        def batch_loss(idx: "torch.Tensor") -> "torch.Tensor":
+            uu, ii = u[idx], i[idx]
+            loss = ((forward(uu, ii) - r[idx]) ** 2).mean()
+            loss = loss + p["reg"] * (P[uu] ** 2).sum(-1).mean()
+            loss = loss + p["item_reg"] * ((Q[ii] ** 2).sum(-1) + bi[ii] ** 2).mean()
+            return loss + p["attr_reg"] * ((V ** 2).sum() + (w ** 2).sum()) / len(r) * p["batch_size"]
+
+        fit_early_stopping(params, batch_loss, lambda: forward(vu, vi), vr, len(r), rng=rng, lr=p["lr"],
+                           batch_size=p["batch_size"], max_epochs=p["max_epochs"], patience=p["patience"],
+                           clip=(lo, hi))
         self.P, self.Q, self.V = (x.detach().double().numpy() for x in (P, Q, V))
         self.bu, self.bi, self.w = (x.detach().double().numpy() for x in (bu, bi, w))
         self.M = M.astype(np.float64)

@@ -9,7 +9,6 @@ import numpy as np
 
 from xrbench import aspects
 from xrbench.protocols import Explainer, Explanation
-from xrbench.references import references
 from xrbench.view import TrainView
 
 
@@ -21,7 +20,7 @@ def item_reasons(view: TrainView, n: int) -> list[list[str]]:
     if any(attrs):
         counts = Counter(a for lst in attrs for a in lst)
         return [sorted(lst, key=lambda a: (counts[a], a))[:n] for lst in attrs]
-    refs = references(view.dataset, view.split)
+    refs = view.references
     if refs is None:
         return [[] for _ in range(view.n_items)]
     vocab = frozenset(refs.vocabulary)
@@ -47,7 +46,7 @@ class Template(Explainer):
 
     def fit(self, view: TrainView) -> None:
         self.top = item_reasons(view, self.params["n_reasons"])
-        self.titles = view.item_titles if "title" in view.dataset.items else None
+        self.titles = view.item_titles if view.has_titles else None
 
     def explain(self, users: Sequence[int], items: Sequence[int]) -> list[Explanation]:
         out = []
@@ -70,15 +69,14 @@ class NeighbourTemplate(Explainer):
     items that drive item-knn's score for it)."""
 
     needs = ("item_titles",)
+    reference = "item-knn"  # the registered recommender whose neighbourhoods the explanation cites
 
     @classmethod
     def default_params(cls) -> dict[str, Any]:
         return {"n_reasons": 2}
 
     def fit(self, view: TrainView) -> None:
-        from xrbench.baselines.recommenders import ItemKNN
-
-        self.knn = ItemKNN.shared(view)
+        self.knn = view.fitted(self.reference)
         self.titles = view.item_titles
 
     def explain(self, users: Sequence[int], items: Sequence[int]) -> list[Explanation]:
@@ -102,16 +100,15 @@ class Retrieval(Explainer):
     needs = ("text",)
 
     def fit(self, view: TrainView) -> None:
-        refs = references(view.dataset, view.split)
+        refs = view.references
         assert refs is not None
         self.vocab = frozenset(refs.vocabulary)
-        train_rows = view.split.train
         tr = view.train
         sents: list[str] = []
         item_of: list[int] = []
         user_of: list[int] = []
-        for pos, row in enumerate(train_rows):
-            tup = refs.by_row.get(int(row))
+        for pos in range(len(tr)):
+            tup = refs.by_train.get(pos)
             if tup is not None:
                 sents.append(tup.sentence)
                 item_of.append(int(tr["iidx"].iat[pos]))

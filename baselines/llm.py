@@ -18,7 +18,6 @@ from xrbench import generation
 from xrbench.aspects import tokens as word_tokens
 from xrbench.baselines.explainers import item_reasons
 from xrbench.protocols import Explainer, Explanation
-from xrbench.references import references
 from xrbench.view import TrainView
 
 PROMPT_VERSION = "v2"  # v2: few-shot examples are short sentences citing one of their item's features
@@ -53,8 +52,8 @@ class LLMExplainer(Explainer):
     def fit(self, view: TrainView) -> None:
         p = self.params
         self.features = item_reasons(view, p["n_features"])
-        self.titles = view.item_titles if "title" in view.dataset.items else None
-        refs = references(view.dataset, view.split)
+        self.titles = view.item_titles if view.has_titles else None
+        refs = view.references
         self.vocab = frozenset(refs.vocabulary) if refs is not None else frozenset()
         self.attr_names = {a.lower(): a for lst in view.item_attributes for a in lst}
         tr = view.train
@@ -65,8 +64,8 @@ class LLMExplainer(Explainer):
             if self.titles is not None:
                 self.history[int(u)] = [self.titles[i] for i in grp["iidx"].head(p["history"])]
             elif refs is not None:
-                liked = Counter(refs.by_row[r].feature for r in view.split.train[grp.index.to_numpy()]
-                                if r in refs.by_row and refs.by_row[r].polarity > 0)
+                liked = Counter(refs.by_train[k].feature for k in grp.index.to_numpy()
+                                if k in refs.by_train and refs.by_train[k].polarity > 0)
                 self.history[int(u)] = [f for f, _ in liked.most_common(p["history"])]
         # few-shot examples: training pairs with a reference explanation (or a templated one without text)
         self.examples: list[tuple[int, int, str]] = []
@@ -76,13 +75,13 @@ class LLMExplainer(Explainer):
             if refs is not None:
                 # demonstrations that cite one of their item's listed features (the model sees the task) and
                 # are whole sentences of at most ``example_words`` words (short outputs follow short examples)
-                order = rng.permutation([k for k in rows if int(view.split.train[k]) in refs.by_row])
-                fit = [k for k in order[:5000] if (t := refs.by_row[int(view.split.train[k])]).feature
+                order = rng.permutation([k for k in rows if int(k) in refs.by_train])
+                fit = [k for k in order[:5000] if (t := refs.by_train[int(k)]).feature
                        in self.features[int(tr["iidx"].iat[k])] and len(t.sentence.split()) <= p["example_words"]]
                 rows = np.array(fit or order)
             for k in rng.choice(rows, min(p["shots"], len(rows)), replace=False):
                 u, i = int(tr["uidx"].iat[k]), int(tr["iidx"].iat[k])
-                text = (refs.by_row[int(view.split.train[k])].sentence if refs is not None else
+                text = (refs.by_train[int(k)].sentence if refs is not None else
                         f"It is a {' and '.join(self.features[i][:2]).lower()} film, like those you rated highly.")
                 # (a fallback example may run long: its first ``example_words`` words are kept)
                 text = " ".join(text.split()[: p["example_words"]])
@@ -90,7 +89,7 @@ class LLMExplainer(Explainer):
                 self.examples.append((u, i, text if text[-1:] in ".!?" else text + "."))
         # the user's stated profile (gender, age group) when the dataset has one: the counterfactual swaps of
         # the explanation-bias metrics change exactly this sentence of the prompt
-        users = view.dataset.users
+        users = view.users
         self.profiles: dict[int, dict[str, str]] = {}
         if p["profile"] in ("auto", True) and {"gender", "age"} <= set(users.columns):
             for uid, g, a in zip(users.index, users["gender"], users["age"]):
@@ -184,12 +183,11 @@ class CausalLLM(LLMExplainer):
     then prompt the LLM to cite those (the positive ones, largest first)."""
 
     shots_default = 0
+    reference = "attr-mf"  # the registered feature-aware recommender whose effects pick the features
 
     def fit(self, view: TrainView) -> None:
-        from xrbench.baselines.attr_mf import AttrMF
-
         super().fit(view)
-        self.causal = AttrMF.shared(view)
+        self.causal = view.fitted(self.reference)
 
     def item_features(self, u: int, i: int) -> list[str]:
         pos = [a for a, c in self.causal.contributions(u, i) if c > 0]

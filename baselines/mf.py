@@ -3,11 +3,11 @@ mini-batch Adam on squared error with L2 on the parameters a batch touches, earl
 validation split (the best epoch's weights are kept)."""
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import numpy as np
 
+from xrbench.baselines.training import fit_early_stopping
 from xrbench.protocols import Recommender
 from xrbench.view import TrainView
 
@@ -32,7 +32,7 @@ class BiasedMF(Recommender):
         vu = torch.as_tensor(va["uidx"].to_numpy().copy(), device=device)
         vi = torch.as_tensor(va["iidx"].to_numpy().copy(), device=device)
         vr = va["rating"].to_numpy(np.float64)
-        lo, hi = view.dataset.rating_min, view.dataset.rating_max
+        lo, hi = view.rating_min, view.rating_max
 
         self.mu = float(r.mean())
         P = torch.nn.Embedding(view.n_users, p["dim"]).to(device)
@@ -44,40 +44,20 @@ class BiasedMF(Recommender):
         for emb in (bu, bi):
             torch.nn.init.zeros_(emb.weight)
         modules = torch.nn.ModuleDict({"P": P, "Q": Q, "bu": bu, "bi": bi})
-        opt = torch.optim.Adam(modules.parameters(), lr=p["lr"])
 
         def forward(uu: "torch.Tensor", ii: "torch.Tensor") -> "torch.Tensor":
             return self.mu + bu(uu).squeeze(-1) + bi(ii).squeeze(-1) + (P(uu) * Q(ii)).sum(-1)
 
-        best, best_state, bad = np.inf, None, 0
-        n = len(r)
-        self.history: list[float] = []
-        for _epoch in range(p["max_epochs"]):
-            perm = torch.as_tensor(rng.permutation(n), device=device)
-            for start in range(0, n, p["batch_size"]):
-                idx = perm[start:start + p["batch_size"]]
-                uu, ii = u[idx], i[idx]
-                pred = forward(uu, ii)
-                loss = ((pred - r[idx]) ** 2).mean()
-                loss = loss + p["reg"] * ((P(uu) ** 2).sum(-1) + (Q(ii) ** 2).sum(-1)).mean()
-                loss = loss + p["bias_reg"] * ((bu(uu) ** 2).sum(-1) + (bi(ii) ** 2).sum(-1)).mean()
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-            with torch.no_grad():
-                vp = np.clip(forward(vu, vi).double().cpu().numpy(), lo, hi)
-            rmse = float(np.sqrt(np.mean((vp - vr) ** 2)))
-            self.history.append(rmse)
-            if rmse < best - 1e-5:
-                best, bad = rmse, 0
-                best_state = copy.deepcopy(modules.state_dict())
-            else:
-                bad += 1
-                if bad >= p["patience"]:
-                    break
-        if best_state is not None:
-            modules.load_state_dict(best_state)
-        self.best_valid_rmse = best
+        def batch_loss(idx: "torch.Tensor") -> "torch.Tensor":
+            uu, ii = u[idx], i[idx]
+            loss = ((forward(uu, ii) - r[idx]) ** 2).mean()
+            loss = loss + p["reg"] * ((P(uu) ** 2).sum(-1) + (Q(ii) ** 2).sum(-1)).mean()
+            return loss + p["bias_reg"] * ((bu(uu) ** 2).sum(-1) + (bi(ii) ** 2).sum(-1)).mean()
+
+        self.best_valid_rmse, self.history = fit_early_stopping(
+            list(modules.parameters()), batch_loss, lambda: forward(vu, vi), vr, len(r), rng=rng, lr=p["lr"],
+            batch_size=p["batch_size"], max_epochs=p["max_epochs"], patience=p["patience"], clip=(lo, hi),
+            device=device)
         with torch.no_grad():
             self.P = P.weight.double().cpu().numpy()
             self.Q = Q.weight.double().cpu().numpy()

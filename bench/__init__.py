@@ -8,11 +8,11 @@ from .registry import get, load_plugin_file, register, register_lazy  # noqa: E4
 from . import builtins as _builtins  # noqa: E402,F401  (registers the built-in names, lazily)
 
 __all__ = ["__version__", "XRBenchError", "register", "register_lazy", "get", "load_plugin_file", "run",
-           "Experiment"]
+           "Experiment", "load_records"]
 
 
 def __getattr__(name: str):  # the API pulls in pandas/numpy: import it on first use
-    if name in ("run", "Experiment"):
+    if name in ("run", "Experiment", "load_records"):
         from . import api
         return getattr(api, name)
     raise AttributeError(name)

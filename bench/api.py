@@ -12,11 +12,14 @@ import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from .data.catalog import DataPaths
 from .errors import XRBenchError
-from .leaderboard import leaderboard as render_leaderboard
+from .render import leaderboard as render_leaderboard
 from .records import RunRecord
 from .registry import load_plugin_file
 from .runner import Outcome, Runner
@@ -47,23 +50,21 @@ class Experiment:
     recommenders: Sequence[Any] = ()
     explainers: Sequence[Any] = ()
     estimators: Sequence[Any] = ()
+    methods: Sequence[tuple[str, Any]] = ()  # (kind, name or (name, params)) of any registered task's kind
     seeds: Sequence[int] = (0,)
-    metrics: dict[str, Sequence[str]] = field(default_factory=dict)
-    split: str = "random"
-    k: int = 10
-    sample: int | None = 500
-    fidelity: int = 0
+    metrics: dict[str, Sequence[str]] = field(default_factory=dict)  # task -> metric keys
+    options: dict[str, Any] = field(default_factory=dict)  # task options: split, k, sample, fidelity, ...
     out: Path | None = None
 
     def suite(self) -> Suite:
         methods = ([_method("recommender", m) for m in self.recommenders] +
                    [_method("explainer", m) for m in self.explainers] +
-                   [_method("estimator", m) for m in self.estimators])
+                   [_method("estimator", m) for m in self.estimators] +
+                   [_method(kind, m) for kind, m in self.methods])
         if not methods:
             raise XRBenchError("an experiment needs at least one recommender, explainer or estimator")
         return Suite("experiment", tuple(_dataset(d) for d in self.datasets), tuple(methods), tuple(self.seeds),
-                     tuple((t, tuple(k)) for t, k in self.metrics.items()), self.split, self.k, self.sample,
-                     self.fidelity)
+                     tuple((t, tuple(k)) for t, k in self.metrics.items())).with_options(**self.options)
 
     def run(self, out: str | Path = "results", **kw: Any) -> list[RunRecord]:
         self.out = Path(out)
@@ -95,3 +96,29 @@ def run(suite: str | Path | Suite = "quick", *, out: str | Path = "results", see
     outcomes = run_specs(s.runs(), out=out, device=device, data_path=data_path, overwrite=overwrite,
                          progress=progress)
     return [o.record for o in outcomes if o.record is not None]
+
+
+def load_records(results_dir: str | Path, plugins: Sequence[str | Path] = ()) -> "pd.DataFrame":
+    """Every record under ``results_dir`` as a pandas DataFrame: one row per record x metric, with columns
+    dataset, task, method (the leaderboard label), method_name, kind, seed, status, metric, value, ci_low,
+    ci_high, note. A failed run is one row with metric and value empty and its error in ``note``."""
+    import pandas as pd
+
+    from .records import iter_records
+
+    for p in plugins:
+        load_plugin_file(p)
+    rows = []
+    for _, r in iter_records(Path(results_dir)):
+        base = {"dataset": r.dataset, "task": r.task, "method": r.method_label, "method_name": r.method.name,
+                "kind": r.method.kind, "seed": r.seed, "status": r.status}
+        if r.status != "ok":
+            rows.append({**base, "metric": None, "value": None, "ci_low": None, "ci_high": None, "note": r.error})
+            continue
+        for key, value in r.metrics.items():
+            ci = r.intervals.get(key)
+            rows.append({**base, "metric": key, "value": value, "ci_low": ci[0] if ci else None,
+                         "ci_high": ci[1] if ci else None, "note": r.metric_notes.get(key)})
+    cols = ["dataset", "task", "method", "method_name", "kind", "seed", "status", "metric", "value", "ci_low",
+            "ci_high", "note"]
+    return pd.DataFrame(rows, columns=cols)

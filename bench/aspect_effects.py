@@ -18,7 +18,6 @@ import numpy as np
 
 from . import aspects
 from .data.io import atomic_write_bytes, cache_dir
-from .references import references
 from .view import TrainView
 
 log = logging.getLogger("xrbench")
@@ -38,7 +37,7 @@ def estimate(view: TrainView, top: int = 20, min_treated: int = 30) -> list[dict
     from econml.dml import LinearDML
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
-    refs = references(view.dataset, view.split)
+    refs = view.references
     if refs is None:
         return []
     tr = view.train
@@ -82,7 +81,7 @@ def estimate(view: TrainView, top: int = 20, min_treated: int = 30) -> list[dict
 
 def cached(view: TrainView, top: int = 20) -> list[dict[str, Any]]:
     """``estimate`` once per dataset file, split and seed (a JSON file under the cache)."""
-    path = cache_dir() / "aspect-effects" / f"{view.dataset.file_hash[:16]}-{view.split.hash}-{view.seed}-{top}.json"
+    path = cache_dir() / "aspect-effects" / f"{view.data_hash[:16]}-{view.split_hash}-{view.seed}-{top}.json"
     if path.is_file():
         log.info("aspect effects: cached at %s", path)
         return json.loads(path.read_text(encoding="utf-8"))

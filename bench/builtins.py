@@ -3,6 +3,13 @@ from __future__ import annotations
 
 from .registry import register_lazy
 
+# (target, description, method kind): a task brings its method kind into the registry
+_TASKS = {
+    "recommend": ("xrbench.tasks.recommend:RecommendTask", "rating prediction and top-K ranking", "recommender"),
+    "explain": ("xrbench.tasks.explain:ExplainTask", "explanations of (user, item) pairs: text, fidelity, bias",
+                "explainer"),
+    "estimate": ("xrbench.tasks.estimate:EstimateTask", "CATE estimation on a semi-synthetic benchmark", "estimator"),
+}
 _DATASETS = {
     "ml-100k": ("xrbench.data.movielens:load", "MovieLens-100K ratings, genres, user demographics", "rating"),
     "amazon-2014-5core": ("xrbench.data.amazon:load_2014", "Amazon reviews 2014 5-core (default category "
@@ -52,6 +59,8 @@ _ESTIMATORS = {
     "causal-forest-dml": ("xrbench.baselines.econml_estimators:CausalForestDML", "EconML CausalForestDML"),
 }
 
+for _name, (_target, _desc, _kind) in _TASKS.items():
+    register_lazy("task", _name, _target, description=_desc, method_kind=_kind)
 for _name, (_target, _desc, _task) in _DATASETS.items():
     register_lazy("dataset", _name, _target, description=_desc, task=_task)
 for _kind, _table in (("recommender", _RECOMMENDERS), ("explainer", _EXPLAINERS), ("estimator", _ESTIMATORS)):

@@ -35,7 +35,7 @@ def _write_leaderboards(out: Path) -> str:
     from .records import iter_records
     from .render import render_csv, render_html, render_markdown
 
-    boards = build([r for _, r in iter_records(out)])
+    boards = build([r for _, r in iter_records(out)])  # (the records of a plugin task need its --plugin)
     md = render_markdown(boards)
     atomic_write_text(out / "leaderboard.md", md)
     atomic_write_text(out / "leaderboard.csv", render_csv(boards))
@@ -43,38 +43,62 @@ def _write_leaderboards(out: Path) -> str:
     return md
 
 
+def _adhoc_methods(a: argparse.Namespace) -> list[tuple[str, str]]:
+    """(kind, name) of the methods named by --recommender/--explainer/--estimator and --method KIND:NAME."""
+    from .tasks import method_kinds
+
+    out = [(kind, n) for kind in method_kinds() for n in (getattr(a, kind.replace("-", "_"), None) or [])]
+    for m in a.method or []:
+        kind, sep, name = m.partition(":")
+        if not sep or kind not in method_kinds():
+            raise XRBenchError(f"--method expects KIND:NAME with KIND one of {', '.join(method_kinds())}; got '{m}'")
+        out.append((kind, name))
+    return out
+
+
+def _run_options(a: argparse.Namespace) -> dict[str, Any]:
+    """The task options set on the command line (--split, --k, --sample/--full, --fidelity, --option K=V)."""
+    opts = {**_params(a.option), "split": a.split, "k": a.k, "sample": a.sample, "fidelity": a.fidelity}
+    opts = {k: v for k, v in opts.items() if v is not None}
+    from .specs import option_keys
+    unknown = sorted(set(opts) - set(option_keys()))
+    if unknown:
+        raise XRBenchError(f"--option: unknown option(s) {', '.join(unknown)}; options are "
+                           f"{', '.join(sorted(option_keys()))}")
+    if a.full:
+        opts["sample"] = None
+    return opts
+
+
 def cmd_run(a: argparse.Namespace) -> int:
     from .api import run_specs
     from .registry import load_plugin_file
-    from .specs import DatasetSpec, MethodSpec, RunSpec, load_suite
+    from .specs import DatasetSpec, MethodSpec, Suite, load_suite
 
     for p in a.plugin or []:
         load_plugin_file(p)
-    adhoc = [(k, getattr(a, k)) for k in ("recommender", "explainer", "estimator") if getattr(a, k)]
+    adhoc = _adhoc_methods(a)
     if a.suite and (a.dataset or adhoc):
         raise XRBenchError("use either --suite or --dataset with --recommender/--explainer/--estimator, not both")
     params = _params(a.param)
+    options = _run_options(a)
     if a.suite or not (a.dataset or adhoc):
         suite = load_suite(a.suite or "quick")
         if a.seeds is not None:
             suite = replace(suite, seeds=tuple(a.seeds))
-        if a.full:
-            suite = replace(suite, sample=None)
-        elif a.sample is not None:
-            suite = replace(suite, sample=a.sample)
-        if a.fidelity is not None:
-            suite = replace(suite, fidelity=a.fidelity)
-        specs, strict = suite.runs(), False
+        strict = False
     else:
         if not a.dataset or not adhoc:
             raise XRBenchError("an ad-hoc run needs --dataset and at least one of --recommender, --explainer, "
-                               "--estimator")
+                               "--estimator (or --method KIND:NAME)")
         dparams = tuple(sorted(_params(a.dataset_param).items()))
-        methods = [MethodSpec(kind, n, tuple(sorted(params.items()))) for kind, names in adhoc for n in names]
-        specs = [RunSpec(DatasetSpec(d, dparams), m, s, tuple(a.metrics) if a.metrics else None, a.split, 10,
-                         None if a.full else (a.sample or 500), a.fidelity or 0)
-                 for d in a.dataset for m in methods for s in (a.seeds if a.seeds is not None else [0])]
+        methods = tuple(MethodSpec(kind, n, tuple(sorted(params.items()))) for kind, n in adhoc)
+        tasks_of = {m.task for m in methods}
+        suite = Suite("adhoc", tuple(DatasetSpec(d, dparams) for d in a.dataset), methods,
+                      tuple(a.seeds if a.seeds is not None else [0]),
+                      tuple((t, tuple(a.metrics)) for t in tasks_of) if a.metrics else ())
         strict = True
+    specs = suite.with_options(**options).runs()
     out = Path(a.out)
     outcomes = run_specs(specs, out=out, device=a.device, data_path=a.data_path, overwrite=a.overwrite,
                          strict=strict, allow_download=not a.no_download, progress=not a.quiet)
@@ -97,16 +121,19 @@ def cmd_run(a: argparse.Namespace) -> int:
 
 
 def cmd_list(a: argparse.Namespace) -> int:
-    from .registry import KINDS, describe, load_plugin_file
+    from .registry import REGISTRY, describe, load_plugin_file
+    from .tasks import method_kinds
 
     for p in a.plugin or []:
         load_plugin_file(p)
-    if a.kind and a.kind not in KINDS:
+    method_kinds()  # tasks bring their method kinds into the registry
+    kinds = REGISTRY.kinds
+    if a.kind and a.kind not in kinds:
         import difflib
-        close = difflib.get_close_matches(a.kind, KINDS, n=1)
+        close = difflib.get_close_matches(a.kind, kinds, n=1)
         raise XRBenchError(f"unknown kind '{a.kind}'" + (f"; did you mean '{close[0]}'?" if close else "")
-                           + f" Kinds: {', '.join(KINDS)}")
-    table = describe([a.kind] if a.kind else KINDS)
+                           + f" Kinds: {', '.join(kinds)}")
+    table = describe([a.kind] if a.kind else kinds)
     if a.json:
         print(json.dumps(table, indent=2, default=str))
         return 0
@@ -138,23 +165,31 @@ def cmd_data_inspect(a: argparse.Namespace) -> int:
 def cmd_data_effects(a: argparse.Namespace) -> int:
     from . import aspect_effects
     from .data.catalog import DataPaths, load_dataset
-    from .data.split import make_split
-    from .view import TrainView
+    from .tasks import RunContext
+    from .tasks.base import split_and_view
 
     paths = DataPaths.from_args([a.path] if a.path else None, single_dataset=a.name)
     ds = load_dataset(a.name, _params(a.param), paths)
     if not hasattr(ds, "interactions") or "text" not in ds.capabilities():
         raise XRBenchError(f"dataset '{a.name}' has no review text: aspect effects need reviews (e.g. Amazon)")
-    view = TrainView(ds, make_split(ds, "random", a.seed), a.seed)
+    _, view, _ = split_and_view(ds, "random", RunContext(a.seed))
     rows = aspect_effects.cached(view, a.top)
     print(json.dumps(rows, indent=2) if a.json else aspect_effects.table_markdown(rows))
     return 0
 
 
+def _load_plugins(files: Sequence[str] | None) -> None:
+    from .registry import load_plugin_file
+
+    for p in files or []:
+        load_plugin_file(p)
+
+
 def cmd_leaderboard(a: argparse.Namespace) -> int:
     from .data.io import atomic_write_text
-    from .leaderboard import leaderboard
+    from .render import leaderboard
 
+    _load_plugins(a.plugin)
     text = leaderboard(Path(a.results), a.format)
     if a.output:
         atomic_write_text(Path(a.output), text)
@@ -164,9 +199,11 @@ def cmd_leaderboard(a: argparse.Namespace) -> int:
 
 
 def cmd_rescore(a: argparse.Namespace) -> int:
-    from .runner import rescore
+    from .rescore import rescore
 
-    n = rescore(Path(a.results))
+    _load_plugins(a.plugin)
+    keys = [k.strip() for k in (a.metrics or "").split(",") if k.strip()]
+    n = rescore(Path(a.results), keys)
     print(f"rescored {a.results}: {n} record(s) changed")
     return 0
 
@@ -186,18 +223,27 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"xrbench {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = p.add_subparsers(dest="command", required=True)
+    _add_run(sub)
+    _add_list_and_data(sub)
+    _add_scoring(sub)
+    return p
 
+
+def _add_run(sub: Any) -> None:
     r = sub.add_parser("run", help="run a suite, or one dataset with some methods")
     r.add_argument("--suite", help="a built-in suite (quick, causal) or a YAML file")
     r.add_argument("--dataset", nargs="+", help="ad hoc: dataset name(s)")
     r.add_argument("--dataset-param", action="append", metavar="K=V", help="ad hoc: a dataset parameter")
-    r.add_argument("--recommender", nargs="+")
-    r.add_argument("--explainer", nargs="+")
-    r.add_argument("--estimator", nargs="+")
+    from .tasks import method_kinds
+    for kind in method_kinds():  # one flag per registered task's method kind
+        r.add_argument(f"--{kind}", nargs="+", metavar="NAME")
+    r.add_argument("--method", action="append", metavar="KIND:NAME", help="a method of any task's kind")
     r.add_argument("--param", action="append", metavar="K=V", help="ad hoc: a method parameter")
     r.add_argument("--metrics", nargs="+", help="ad hoc: metric keys (default: the task's defaults)")
-    r.add_argument("--split", default="random", choices=["random", "leave-last-out", "predefined"],
-                   help="predefined: the dataset's own folds (NLG4RS), seed s -> fold s+1")
+    r.add_argument("--split", choices=["random", "leave-last-out", "predefined"],
+                   help="default random; predefined: the dataset's own folds (NLG4RS), seed s -> fold s+1")
+    r.add_argument("--k", type=int, help="top-K list length (default 10)")
+    r.add_argument("--option", action="append", metavar="K=V", help="any task option (e.g. attribute_model=attr-mf)")
     r.add_argument("--sample", type=int, help="explanation pairs per run (default: the suite's, else 500)")
     r.add_argument("--full", action="store_true", help="explain every test pair instead of a sample")
     r.add_argument("--fidelity", type=int, default=None, metavar="N",
@@ -213,6 +259,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no leaderboard on stdout")
     r.set_defaults(fn=cmd_run)
 
+
+def _add_list_and_data(sub: Any) -> None:
     ls = sub.add_parser("list", help="list registered datasets, methods and metrics")
     ls.add_argument("kind", nargs="?", help="dataset, recommender, estimator, explainer or metric")
     ls.add_argument("--json", action="store_true")
@@ -238,14 +286,20 @@ def parser() -> argparse.ArgumentParser:
     de.add_argument("--json", action="store_true")
     de.set_defaults(fn=cmd_data_effects)
 
+
+def _add_scoring(sub: Any) -> None:
     lb = sub.add_parser("leaderboard", help="tables from a results folder")
     lb.add_argument("results")
     lb.add_argument("--format", default="md", choices=["md", "csv", "latex", "html"])
     lb.add_argument("--output", help="write to this file (atomically) instead of stdout")
+    lb.add_argument("--plugin", action="append", metavar="FILE.py", help="a plugin defining a task or metric")
     lb.set_defaults(fn=cmd_leaderboard)
 
     rs = sub.add_parser("rescore", help="recompute metrics from the saved per-unit outputs")
     rs.add_argument("results")
+    rs.add_argument("--metrics", metavar="K1,K2", help="also compute these metrics (e.g. ones registered after "
+                    "the run, by a --plugin)")
+    rs.add_argument("--plugin", action="append", metavar="FILE.py", help="a plugin defining a task or metric")
     rs.set_defaults(fn=cmd_rescore)
 
     sc = sub.add_parser("score", help="score explanation files against references")
@@ -258,7 +312,6 @@ def parser() -> argparse.ArgumentParser:
     sc.add_argument("--lowercase", action="store_true")
     sc.add_argument("--json", action="store_true", help="one-line JSON")
     sc.set_defaults(fn=cmd_score)
-    return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:

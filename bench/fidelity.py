@@ -142,7 +142,8 @@ def evaluate(rec: Any, explainer: Explainer, view: TrainView, users: Sequence[in
     return {"config": asdict(cfg), "pairs": len(rows), "rows": rows}
 
 
-def sample_users(view: TrainView, n: int, seed: int) -> list[int]:
-    users = np.unique(view.test_pairs()["uidx"].to_numpy())
+def sample_users(test_users: np.ndarray, n: int, seed: int) -> list[int]:
+    """``n`` of the users with a test interaction (user indices), seeded."""
+    users = np.unique(test_users)
     rng = np.random.default_rng(seed + 30_000)
     return sorted(rng.choice(users, min(n, len(users)), replace=False).tolist())

@@ -16,15 +16,35 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from .metrics import info, uncertainty
-from .records import RunRecord, iter_records
+from .records import RunRecord
 from .registry import REGISTRY
+from .tasks import Section, Task
 
-TASK_TITLES = {"recommend": "Recommendation", "explain": "Explanation", "estimate": "Causal estimation"}
+
+def task_of(name: str) -> Task | None:
+    """The registered task of a board (None for records of a task whose plugin is not loaded)."""
+    from . import tasks
+    from .errors import XRBenchError
+
+    try:
+        return tasks.get(name)
+    except XRBenchError:
+        return None
+
+
+def task_title(name: str) -> str:
+    t = task_of(name)
+    return t.title if t is not None else name
+
+
+def task_order(name: str) -> int:
+    t = task_of(name)
+    return t.order if t is not None else 1_000
+
 DASH = "—"
 Z95 = 1.959963984540054
 FOOTER = ("Cells: mean over seeds [95% interval: bootstrap over users/pairs/units within each seed, "
@@ -73,43 +93,6 @@ class Cell:
         return None
 
 
-BACKBONE_KEYS = ("bleu4", "rougeL_f", "bertscore_f", "usr", "fmr", "len_mean", "tokens_per_s", "wall_s",
-                 "peak_rss_mb")
-
-
-@dataclass(frozen=True)
-class BackboneRow:
-    """One backbone of an LLM explainer: its metric means and costs (mean over seeds)."""
-
-    explainer: str  # the method label without backbone and batch size (they share prompts and settings)
-    backbone: str
-    method: str  # the board's method label
-    batch_size: int | None
-    pairs: str  # hash of the scored pairs: rows with the same hash were scored on the same pairs
-
-
-def _backbone_rows(recs: list[RunRecord]) -> list[BackboneRow]:
-    """Explainers run on two or more backbones with otherwise equal settings."""
-    by: dict[tuple[str, str], list[RunRecord]] = defaultdict(list)
-    for r in recs:
-        params = dict(r.method.params or {})
-        if r.status != "ok" or "backbone" not in params:
-            continue
-        # the label names the non-default parameters: drop the backbone and the batch size from it
-        label = r.method_label
-        inner = label[len(r.method.name) + 1:-1].split(",") if label.endswith("]") else []
-        rest = [p for p in inner if not p.startswith(("backbone=", "batch_size="))]
-        base = r.method.name + (f"[{','.join(rest)}]" if rest else "")
-        by[(base, str(params["backbone"]))].append(r)
-    rows = []
-    for (base, bb), rs in sorted(by.items()):
-        if sum(1 for (b, _) in by if b == base) < 2:
-            continue
-        pairs = ",".join(sorted({str((r.bootstrap.get("units") or {}).get("bleu4", "?")) for r in rs}))
-        rows.append(BackboneRow(base, bb, rs[0].method_label, (rs[0].method.params or {}).get("batch_size"), pairs))
-    return rows
-
-
 @dataclass
 class Board:
     task: str
@@ -122,12 +105,12 @@ class Board:
     missing: dict[tuple[str, str], int]  # (method, key) -> footnote number
     best_of: dict[str, str | None] = field(default_factory=dict)
     ranks: dict[tuple[str, str], int] = field(default_factory=dict)  # (method, key) -> rank in the column
-    backbones: list[BackboneRow] = field(default_factory=list)  # explain boards: one row per (explainer, backbone)
+    sections: list[Section] = field(default_factory=list)  # the task's extra tables (e.g. backbone comparison)
     source: str = ""  # the suite the records come from, when a page shows boards of several suites
 
     @property
     def title(self) -> str:
-        t = f"{TASK_TITLES.get(self.task, self.task)} — {self.dataset}"
+        t = f"{task_title(self.task)} — {self.dataset}"
         return f"{t} ({self.source})" if self.source else t
 
     def best(self, key: str) -> str | None:
@@ -167,9 +150,7 @@ def build(records: list[RunRecord]) -> list[Board]:
     for r in records:
         by_group[(r.task, r.dataset)].append(r)
     boards = []
-    order = list(TASK_TITLES)
-    for (task, dataset), recs in sorted(by_group.items(), key=lambda kv: (order.index(kv[0][0]) if kv[0][0] in order
-                                                                          else len(order), kv[0])):
+    for (task, dataset), recs in sorted(by_group.items(), key=lambda kv: (task_order(kv[0][0]), kv[0])):
         methods = sorted({r.method_label for r in recs})
         present = {k for r in recs for k in (*r.metrics, *r.skipped_metrics)}
         keys = [k for k in _metric_order(task) if k in present]
@@ -211,30 +192,33 @@ def build(records: list[RunRecord]) -> list[Board]:
             for k in ks:
                 missing.setdefault((meth, k), len(notes))
         board = Board(task, dataset, methods, keys, cells, dict(seeds), notes, missing)
-        if task == "explain":
-            board.backbones = _backbone_rows(recs)
-        if task == "estimate" and "r_loss" in keys and "pehe" in keys:
-            by = {k: min((c.mean, m) for m in methods for c in (cells[(m, k)],) if c.values)[1]
-                  for k in ("r_loss", "pehe")}
-            notes.append(f"model selection: the lowest r_loss picks {by['r_loss']}, the lowest true pehe picks "
-                         f"{by['pehe']} ({'agree' if by['r_loss'] == by['pehe'] else 'disagree'})")
-        for k in keys:
-            m = info(k)
-            if not m.rankable:
-                continue
-            have = sorted(((c.mean if m.lower_is_better else -c.mean), meth) for meth in methods
-                          for c in (cells[(meth, k)],) if c.values)
-            for rank, (_, meth) in enumerate(have, start=1):
-                board.ranks[(meth, k)] = rank
-            best = board.best_of[k] = have[0][1] if have else None
-            if best is None:
-                continue
-            for m in methods:
-                c = cells[(m, k)]
-                if m != best and c.values:
-                    c.tie_with_best = bool(paired_tie(c, cells[(best, k)]))
+        _rank_columns(board)
+        owner = task_of(task)
+        if owner is not None:
+            board.notes.extend(owner.board_notes(board, recs))
+            board.sections = owner.board_sections(board, recs)
         boards.append(board)
     return boards
+
+
+def _rank_columns(board: Board) -> None:
+    """Ranks, the best method and the paired-test ties of every rankable column."""
+    methods, cells = board.methods, board.cells
+    for k in board.keys:
+        mi = info(k)
+        if not mi.rankable:
+            continue
+        have = sorted(((c.mean if mi.lower_is_better else -c.mean), meth) for meth in methods
+                      for c in (cells[(meth, k)],) if c.values)
+        for rank, (_, meth) in enumerate(have, start=1):
+            board.ranks[(meth, k)] = rank
+        best = board.best_of[k] = have[0][1] if have else None
+        if best is None:
+            continue
+        for m in methods:
+            c = cells[(m, k)]
+            if m != best and c.values:
+                c.tie_with_best = bool(paired_tie(c, cells[(best, k)]))
 
 
 def fmt_number(x: float) -> str:
@@ -277,16 +261,3 @@ def groups(board: Board) -> list[tuple[str, list[str]]]:
 def seeds_line(board: Board) -> str:
     n_seeds = sorted({len(s) for s in board.seeds.values()})
     return f"Seeds per method: {', '.join(map(str, n_seeds))}."
-
-
-def leaderboard(results_dir: Path, fmt: str = "md") -> str:
-    from .errors import XRBenchError
-    from .render import RENDERERS
-
-    if fmt not in RENDERERS:
-        raise XRBenchError(f"unknown leaderboard format '{fmt}'; use one of {', '.join(RENDERERS)}")
-    records = [r for _, r in iter_records(Path(results_dir))]
-    if not records:
-        raise XRBenchError(f"{results_dir}: no result records found (run 'xrbench run' with --out here first)")
-    return RENDERERS[fmt](build(records))
-

@@ -1,4 +1,4 @@
-"""The three method kinds, as abstract base classes a plugin subclasses.
+"""The method protocols of the built-in tasks, as abstract base classes a plugin subclasses.
 
 Each declares ``needs``: the dataset capabilities it requires (``ratings``, ``text``,
 ``item_attributes``, ``user_attributes``, ``treatment``). A tuple inside ``needs`` means "any of
@@ -56,9 +56,6 @@ class Method(ABC):
         return v
 
 
-_SHARED: dict[tuple[Any, ...], Recommender] = {}
-
-
 class Recommender(Method):
     """Fit on a train split; predict ratings for (user, item) index pairs; rank top-K unseen items."""
 
@@ -71,18 +68,6 @@ class Recommender(Method):
 
     @abstractmethod
     def predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray: ...
-
-    @classmethod
-    def shared(cls, view: TrainView) -> Recommender:
-        """One default-parameter instance of this recommender per dataset, split and seed in a process,
-        fitted once (e.g. the attr-mf that causal-llm and the fidelity metrics both use)."""
-        key = (cls, view.dataset.file_hash, view.split.hash, view.seed)
-        if key not in _SHARED:
-            rec = cls()
-            rec.bind(view)
-            rec.fit(view)
-            _SHARED[key] = rec
-        return _SHARED[key]
 
     def scores(self, users: np.ndarray) -> np.ndarray:
         """Scores of every item for each user, shape (len(users), n_items). Override for speed."""

@@ -61,18 +61,15 @@ def readme_block(root: Path, suite: str, dataset: str, group: str) -> str:
     if not (root / suite / "runs").is_dir():
         return f"(no records of the {suite} suite committed yet)\n"
     boards = [b for b in boards_of(root / suite) if b.dataset == dataset]
-    if group == "backbone comparison":
-        from tabulate import tabulate
-
-        from .render import backbone_table
-        for b in boards:
-            if b.backbones:
-                head, rows = backbone_table(b)
-                return tabulate(rows, headers=head, tablefmt="github", disable_numparse=True) + "\n"
+    for b in boards:  # a task's extra table (e.g. "backbone comparison")
+        for sec in b.sections:
+            if sec.title == group:
+                from tabulate import tabulate
+                return tabulate(sec.rows, headers=sec.header, tablefmt="github", disable_numparse=True) + "\n"
     for b in boards:
         for g, keys in groups(b):
             if g == group:
-                only = dataclasses.replace(b, keys=keys, backbones=[])  # keeps the best marks and ranks
+                only = dataclasses.replace(b, keys=keys, sections=[])  # keeps the best marks and ranks
                 text = render_markdown([only])
                 return "\n".join(text.splitlines()[2:]) + "\n"
     return f"(no '{group}' table for {dataset} in {suite})\n"

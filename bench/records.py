@@ -4,20 +4,24 @@ Top-level keys: ``schema_version``, ``dataset``, ``task``, ``method`` {name, kin
 ``status`` (``ok`` | ``failed``), ``error``, ``metrics`` (canonical key -> number), ``intervals``
 (key -> [lo, hi], 95%), ``bootstrap`` (paired bootstrap replicates per metric), ``metric_notes``, ``skipped_metrics`` (key -> why not computed), ``units`` (files
 beside the record holding per-unit outputs) and ``provenance`` (versions, data and split hashes,
-device, wall_s, peak_rss_mb).
+device, wall_s, peak_rss_mb, the task's options and what the task adds).
+
+Schema 2 (this version) keeps per-unit results out of the record: the explain task's per-pair fidelity rows
+live in ``fidelity.json.gz`` beside it. Records of schema 1 load through :func:`migrate`.
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+import orjson
+
 from .data.io import atomic_write_json
 from .errors import DataError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 RECORD_FILE = "record.json"
 
 
@@ -58,6 +62,7 @@ class RunRecord:
     @classmethod
     def from_dict(cls, d: dict[str, Any], source: str = "<record>") -> "RunRecord":
         try:
+            d = migrate(d)
             m = d["method"]
             rec = cls(dataset=d["dataset"], task=d["task"], method=MethodRef(m["name"], m["kind"], m["params"],
                                                                          m.get("label", m["name"])),
@@ -79,16 +84,29 @@ def write_record(folder: Path, record: RunRecord) -> Path:
     return path
 
 
-try:  # orjson parses records about twice as fast; optional (pip install orjson)
-    from orjson import loads as _loads
-except ImportError:  # pragma: no cover
-    _loads = json.loads
+def migrate(d: dict[str, Any]) -> dict[str, Any]:
+    """A record dict of any earlier schema as the current one (the input is not modified).
+
+    1 -> 2: the explain task's per-pair fidelity rows and aspect effects leave ``provenance.explain`` (schema 2
+    writes them to the unit file ``fidelity.json.gz``; a schema-1 run's ``text_context.json.gz`` still
+    holds them, and ``TextOutputs.load`` reads them from there)."""
+    version = int(d.get("schema_version", 1))
+    if version > SCHEMA_VERSION:
+        raise ValueError(f"schema_version {version} is newer than this xrbench's ({SCHEMA_VERSION}); upgrade xrbench")
+    if version == 1:
+        d = {**d, "schema_version": 2}
+        explain = (d.get("provenance") or {}).get("explain")
+        if isinstance(explain, dict):
+            slim = {k: ({f: v[f] for f in ("config", "pairs") if f in v} if k.startswith("fidelity")
+                        and isinstance(v, dict) else v) for k, v in explain.items()}
+            d["provenance"] = {**d["provenance"], "explain": slim}
+    return d
 
 
 def read_record(path: Path) -> RunRecord:
     try:
         with open(path, "rb") as fh:
-            data = _loads(fh.read())
+            data = orjson.loads(fh.read())
     except (OSError, UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError and orjson's are ValueErrors
         raise DataError(f"unreadable record ({exc})", path=path) from None
     return RunRecord.from_dict(data, str(path))

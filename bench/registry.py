@@ -1,5 +1,5 @@
-"""One registry for the five kinds of things xrbench runs: datasets, recommenders, estimators,
-explainers and metrics.
+"""One registry for everything xrbench runs: datasets, tasks, metrics, and each task's methods (the
+built-in tasks bring recommenders, explainers and estimators; a registered task adds its method kind).
 
 Entries are registered with :func:`register` (a decorator), or lazily as ``"module:attr"`` strings
 that are imported on first use, or by third-party packages through the ``xrbench.plugins``
@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable
 
 from .errors import UnknownNameError, XRBenchError
 
-KINDS = ("dataset", "recommender", "estimator", "explainer", "metric")
+KINDS = ("dataset", "task", "metric")  # and the method kind of each registered task ("recommender", ...)
 ENTRY_POINT_GROUP = "xrbench.plugins"
 
 
@@ -48,10 +48,25 @@ class Registry:
     def __init__(self) -> None:
         self._entries: dict[str, dict[str, Entry]] = {k: {} for k in KINDS}
 
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(self._entries)
+
+    def _check_kind(self, kind: str) -> None:
+        if kind not in self._entries:
+            raise XRBenchError(f"unknown registry kind '{kind}'; kinds are: {', '.join(self._entries)}")
+
+    def _task_kind(self, target: Any, meta: dict[str, Any]) -> None:
+        """A registered task brings its method kind (e.g. "recommender") into the registry."""
+        method_kind = meta.get("method_kind") or getattr(target, "method_kind", None)
+        if isinstance(method_kind, str):
+            self._entries.setdefault(method_kind, {})
+
     # -- registration -----------------------------------------------------------------------------
     def add(self, kind: str, name: str, target: Any, **meta: Any) -> None:
-        if kind not in KINDS:
-            raise XRBenchError(f"unknown registry kind '{kind}'; kinds are: {', '.join(KINDS)}")
+        self._check_kind(kind)
+        if kind == "task":
+            self._task_kind(target, meta)
         existing = self._entries[kind].get(name)
         if existing is not None and not isinstance(existing.target, str) and existing.target is not target:
             raise XRBenchError(f"{kind} '{name}' is already registered ({existing.target!r})")
@@ -62,6 +77,8 @@ class Registry:
             entry = self._entries[kind].get(name) if kind in self._entries else None
             if entry is not None and isinstance(entry.target, str):
                 # The lazy entry is being resolved by importing its module: keep its metadata.
+                if kind == "task":
+                    self._task_kind(obj, meta)
                 entry.target = obj
                 entry.meta.update(meta)
                 return obj
@@ -80,8 +97,7 @@ class Registry:
         return list(self._entries[kind])
 
     def entry(self, kind: str, name: str) -> Entry:
-        if kind not in KINDS:
-            raise XRBenchError(f"unknown registry kind '{kind}'; kinds are: {', '.join(KINDS)}")
+        self._check_kind(kind)
         found = self._entries[kind].get(name)
         if found is None:  # a third-party package may provide it: import only the entry point of that name
             self.load_entry_points(only=name)
@@ -157,10 +173,10 @@ def load_plugin_file(path: str | Path) -> None:
         raise XRBenchError(f"{p}: plugin failed to import: {type(exc).__name__}: {exc}") from exc
 
 
-def describe(kinds: Iterable[str] = KINDS) -> dict[str, list[dict[str, Any]]]:
+def describe(kinds: Iterable[str] | None = None) -> dict[str, list[dict[str, Any]]]:
     """Everything registered, for ``xrbench list --json``."""
     out: dict[str, list[dict[str, Any]]] = {}
-    for kind in kinds:
+    for kind in kinds or REGISTRY.kinds:
         rows = []
         for name in REGISTRY.names(kind, include_plugins=True):
             meta = REGISTRY.meta(kind, name)

@@ -5,11 +5,13 @@ import csv
 import html
 import io
 import json
+from pathlib import Path
 
 from tabulate import tabulate
 
-from .leaderboard import BACKBONE_KEYS, DASH, FOOTER, TASK_TITLES, Board, cell_text, fmt_number, groups, header, seeds_line
+from .leaderboard import DASH, FOOTER, Board, cell_text, fmt_number, groups, header, seeds_line, task_title
 from .metrics import info
+from .tasks import Section
 
 
 def _rows(b: Board, keys: list[str], wrap: dict[str, tuple[str, str]], esc=lambda s: s) -> list[list[str]]:
@@ -27,17 +29,10 @@ def _rows(b: Board, keys: list[str], wrap: dict[str, tuple[str, str]], esc=lambd
 
 
 
-def backbone_table(b: Board) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the backbone comparison (same explainer, prompts and pairs; one row per backbone)."""
-    keys = [k for k in BACKBONE_KEYS if k in b.keys]
-    head = ["explainer", "backbone", *map(header, keys), "batch", "same pairs"]
-    rows = []
-    for r in b.backbones:
-        same = all(o.pairs == r.pairs for o in b.backbones if o.explainer == r.explainer)
-        cells = [cell_text(b, r.method, k)[0] for k in keys]
-        rows.append([r.explainer, r.backbone, *cells, DASH if r.batch_size is None else str(r.batch_size),
-                     "yes" if same else "no"])
-    return head, rows
+def section_markdown(sec: Section) -> list[str]:
+    """A task's extra table (e.g. the backbone comparison) as Markdown lines."""
+    title = f"**{sec.title}**" + (f" ({sec.note})" if sec.note else "")
+    return [title + "\n", tabulate(sec.rows, headers=sec.header, tablefmt="github", disable_numparse=True), ""]
 
 
 def render_markdown(boards: list[Board]) -> str:
@@ -50,12 +45,8 @@ def render_markdown(boards: list[Board]) -> str:
                                   headers=["method", *map(header, keys), "avg rank"], tablefmt="github",
                                   disable_numparse=True))
             parts.append("")
-        if b.backbones:
-            head, rows = backbone_table(b)
-            parts.append("**backbone comparison** (same explainer, prompt content and pairs; peak_rss_mb is the "
-                         "process's peak when the run's explanations were done)\n")
-            parts.append(tabulate(rows, headers=head, tablefmt="github", disable_numparse=True))
-            parts.append("")
+        for sec in b.sections:
+            parts += section_markdown(sec)
         parts.append(f"{FOOTER} {seeds_line(b)} Avg rank: over the ranked columns of the table a method has.")
         for i, note in enumerate(b.notes, start=1):
             parts.append(f"[{i}] {note}")
@@ -105,8 +96,6 @@ def render_latex(boards: list[Board]) -> str:
 
 
 # -- HTML ---------------------------------------------------------------------------------------------
-PLOT_AXES = {"recommend": ("ndcg@10", "rmse"), "explain": ("len_mean", "bleu4"), "estimate": ("ate_abs_bias", "pehe")}
-
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem;color:#1d1d1f;max-width:1400px}
 h2{margin-top:2.5rem;border-bottom:1px solid #ddd;padding-bottom:.3rem}
@@ -150,7 +139,10 @@ document.addEventListener('DOMContentLoaded',()=>{
 
 def _svg_plot(b: Board) -> str:
     """A scatter of the board's two headline metrics (x, y), with interval whiskers, inline SVG."""
-    xk, yk = PLOT_AXES.get(b.task, (None, None))
+    from .leaderboard import task_of
+
+    owner = task_of(b.task)
+    xk, yk = (owner.plot_axes if owner is not None else None) or (None, None)
     if xk not in b.keys or yk not in b.keys:
         ranked = [k for k in b.keys if info(k).rankable]
         if len(ranked) < 2:
@@ -198,13 +190,15 @@ def _svg_plot(b: Board) -> str:
 
 def render_html(boards: list[Board]) -> str:
     datasets = sorted({b.dataset for b in boards})
-    tasks = [t for t in TASK_TITLES if any(b.task == t for b in boards)]
+    tasks = list(dict.fromkeys(b.task for b in boards))
     body = ['<div class="controls">Dataset <select id="f-dataset"><option value="">all</option>',
             *[f'<option value="{html.escape(d)}">{html.escape(d)}</option>' for d in datasets],
             '</select> Task <select id="f-task"><option value="">all</option>',
-            *[f'<option value="{t}">{TASK_TITLES[t]}</option>' for t in tasks], "</select></div>"]
+            *[f'<option value="{html.escape(t)}">{html.escape(task_title(t))}</option>' for t in tasks],
+            "</select></div>"]
     for b in boards:
-        body.append(f'<section class="board" data-task="{b.task}" data-dataset="{html.escape(b.dataset)}">')
+        body.append(f'<section class="board" data-task="{html.escape(b.task)}" '
+                    f'data-dataset="{html.escape(b.dataset)}">')
         body.append(f"<h2>{html.escape(b.title)}</h2>")
         body.append(_svg_plot(b))
         for group, keys in groups(b):
@@ -228,12 +222,11 @@ def render_html(boards: list[Board]) -> str:
                            "</td>")
                 body.append("<tr>" + "".join(tds) + "</tr>")
             body.append("</tbody></table>")
-        if b.backbones:
-            head, rows = backbone_table(b)
-            body.append('<h3>backbone comparison</h3><table class="backbones"><thead><tr>'
-                        + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead><tbody>"
-                        + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
-                        + "</tbody></table>")
+        for sec in b.sections:
+            body.append(f'<h3>{html.escape(sec.title)}</h3><table class="section"><thead><tr>'
+                        + "".join(f"<th>{html.escape(h)}</th>" for h in sec.header) + "</tr></thead><tbody>"
+                        + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+                                  for row in sec.rows) + "</tbody></table>")
         plain = FOOTER.replace("**Bold**", "Bold").replace("*italic*", "italic")
         body.append(f'<p class="note">{html.escape(plain)} {html.escape(seeds_line(b))}</p>')
         body += [f'<p class="note">[{i}] {html.escape(n)}</p>' for i, n in enumerate(b.notes, start=1)]
@@ -245,3 +238,17 @@ def render_html(boards: list[Board]) -> str:
 
 
 RENDERERS = {"md": render_markdown, "csv": render_csv, "latex": render_latex, "html": render_html}
+
+
+def leaderboard(results_dir: Path, fmt: str = "md") -> str:
+    """The leaderboard of every record under ``results_dir`` in format ``fmt`` (md, csv, latex, html)."""
+    from .errors import XRBenchError
+    from .leaderboard import build
+    from .records import iter_records
+
+    if fmt not in RENDERERS:
+        raise XRBenchError(f"unknown leaderboard format '{fmt}'; use one of {', '.join(RENDERERS)}")
+    records = [r for _, r in iter_records(Path(results_dir))]
+    if not records:
+        raise XRBenchError(f"{results_dir}: no result records found (run 'xrbench run' with --out here first)")
+    return RENDERERS[fmt](build(records))

@@ -20,13 +20,12 @@ from . import provenance
 from .data.catalog import DataPaths, load_dataset
 from .data.io import atomic_write_text
 from .errors import DatasetUnavailable, IncompatibleError, XRBenchError
-from .metrics import OUTPUTS
 from .protocols import check_needs
 from .records import RECORD_FILE, MethodRef, RunRecord, read_record, write_record
 from .registry import REGISTRY
-from .scoring import check_metric_keys, score
+from .scoring import check_metric_keys, resample_key, score
 from .specs import RunSpec
-from .tasks import RUNNERS
+from .tasks import FitCache, RunContext, TaskResult, for_kind
 
 log = logging.getLogger("xrbench")
 OVERWRITE = ("never", "always", "failed")
@@ -55,12 +54,17 @@ class Outcome:
 
 
 def validate(specs: list[RunSpec]) -> None:
-    """Fail before any work on unknown names, bad params or metrics of the wrong task."""
+    """Fail before any work on unknown names, bad params or options, or metrics of the wrong task."""
     for spec in specs:
         REGISTRY.entry("dataset", spec.dataset.name)
+        task = for_kind(spec.method.kind)
         cls = REGISTRY.get(spec.method.kind, spec.method.name)
+        if not (isinstance(cls, type) and issubclass(cls, task.protocol)):
+            raise XRBenchError(f"{spec.method.kind} '{spec.method.name}' is not a {task.protocol.__name__}: "
+                               f"subclass xrbench.protocols.{task.protocol.__name__} (or the task's protocol)")
         cls(**dict(spec.method.params))
-        check_metric_keys(spec.method.task, spec.metrics)
+        spec.task_options()
+        check_metric_keys(task.name, spec.metrics)
 
 
 class Runner:
@@ -75,6 +79,8 @@ class Runner:
         self.executor = executor or SequentialExecutor()
         self.strict = strict  # ad-hoc runs: an incompatible pair is an error; suites skip it with a log line
         self._skipped_datasets: set[str] = set()
+        self.fits = FitCache()  # reference models fitted once per (data, split, seed), shared across runs
+        self.cache: dict = {}  # e.g. mined references, once per (data, split)
 
     def run(self, specs: list[RunSpec], progress: bool = True) -> list[Outcome]:
         validate(specs)
@@ -120,8 +126,8 @@ class Runner:
                 log.warning("skipping dataset %s: %s", spec.dataset.label, exc)
                 return Outcome(spec, None, None, "skipped")
             raise
+        task = for_kind(spec.method.kind)
         cls = REGISTRY.get(spec.method.kind, spec.method.name)
-        task = spec.method.task
         try:
             check_needs(spec.method.kind, spec.method.name, cls.needs, data.capabilities(), spec.dataset.label)
         except IncompatibleError as exc:
@@ -130,44 +136,28 @@ class Runner:
             log.info("skipped: %s", exc)
             return Outcome(spec, None, None, "skipped")
         model = cls(**dict(spec.method.params))
+        options = spec.task_options()
 
         t0 = time.perf_counter()
         prov = provenance.base(self.device)
         prov["dataset"] = {"name": spec.dataset.label, "card": getattr(data, "card", {}).get("name"),
                            "card_version": getattr(data, "card", {}).get("version"),
                            "source": data.source, "file_hash": data.file_hash}
+        prov["options"] = dataclasses.asdict(options)
         method_ref = MethodRef(spec.method.name, spec.method.kind, {**model.params}, spec.method.label)
+        ctx = RunContext(spec.seed, self.device, self.fits, self.cache)
         try:
-            outputs, info = RUNNERS[task](model, data, spec, self.device)
-            units = outputs.save(folder)
-            scores = score(task, outputs, spec.metrics, f"{spec.dataset.label}|{spec.split}|{spec.seed}")
+            result = task.run(model, data, options, ctx)
+            units = result.outputs.save(folder)
+            protocol = result.split.protocol if result.split is not None else None
+            scores = score(task.name, result.outputs, spec.metrics, resample_key(spec.dataset.label, protocol, spec.seed))
         except (KeyboardInterrupt, DatasetUnavailable):
             raise
-        except Exception as exc:  # a broken method is recorded; the suite goes on
-            tb = traceback.format_exc()
-            folder.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(folder / "error.log", tb)
-            prov.update(wall_s=round(time.perf_counter() - t0, 3), peak_rss_mb=provenance.peak_rss_mb())
-            rec = RunRecord(spec.dataset.label, task, method_ref, spec.seed, "failed", provenance=prov,
-                            error=f"{type(exc).__name__}: {exc}", units=["error.log"])
-            path = write_record(folder, rec)
-            log.error("run failed: %s %s seed %d: %s (traceback in %s)", spec.dataset.label, spec.method.label,
-                      spec.seed, rec.error, folder / "error.log")
-            return Outcome(spec, rec, path, "ran")
-        split = info.get("split")
-        if split is not None:
-            prov["split"] = {"protocol": split.protocol, "seed": split.seed, "hash": split.hash,
-                             "sizes": [len(split.train), len(split.valid), len(split.test)]}
-        if "data_hash" in info:
-            prov["generated_data_hash"] = info["data_hash"]
-            prov["spec_version"] = "v1"
-        if task == "explain":
-            prov["sample"] = spec.sample
-            prov["explain"] = {k: v for k, v in getattr(outputs, "extra", {}).items() if k != "swap"}
-        if task == "recommend":
-            prov["k"] = spec.k
+        except Exception:  # a broken method is recorded; the suite goes on
+            return self._failed(spec, folder, task.name, method_ref, prov, t0)
+        prov.update(_result_provenance(result))
         prov.update(wall_s=round(time.perf_counter() - t0, 3), peak_rss_mb=provenance.peak_rss_mb())
-        rec = RunRecord(spec.dataset.label, task, method_ref, spec.seed, "ok", scores.metrics, prov,
+        rec = RunRecord(spec.dataset.label, task.name, method_ref, spec.seed, "ok", scores.metrics, prov,
                         intervals=scores.intervals, metric_notes=scores.notes, skipped_metrics=scores.skipped,
                         units=units, bootstrap=scores.bootstrap)
         stale = folder / "error.log"
@@ -175,22 +165,29 @@ class Runner:
             stale.unlink()
         return Outcome(spec, rec, write_record(folder, rec), "ran")
 
+    def _failed(self, spec: RunSpec, folder: Path, task: str, method_ref: MethodRef, prov: dict,
+                t0: float) -> Outcome:
+        """Record the exception being handled as a failed run (traceback in ``error.log`` beside it)."""
+        import sys
 
-def rescore(results_dir: Path) -> int:
-    """Recompute every ok record's metrics from its unit files; returns how many changed."""
-    from .records import iter_records
+        exc = sys.exc_info()[1]
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(folder / "error.log", traceback.format_exc())
+        prov.update(wall_s=round(time.perf_counter() - t0, 3), peak_rss_mb=provenance.peak_rss_mb())
+        rec = RunRecord(spec.dataset.label, task, method_ref, spec.seed, "failed", provenance=prov,
+                        error=f"{type(exc).__name__}: {exc}", units=["error.log"])
+        path = write_record(folder, rec)
+        log.error("run failed: %s %s seed %d: %s (traceback in %s)", spec.dataset.label, spec.method.label,
+                  spec.seed, rec.error, folder / "error.log")
+        return Outcome(spec, rec, path, "ran")
 
-    changed = 0
-    for path, rec in iter_records(results_dir):
-        if rec.status != "ok":
-            continue
-        outputs = OUTPUTS[rec.task].load(path.parent)
-        keys = tuple(rec.metrics) + tuple(rec.skipped_metrics)
-        split = rec.provenance.get("split", {}).get("protocol", "random")
-        s = score(rec.task, outputs, keys or None, f"{rec.dataset}|{split}|{rec.seed}")
-        if s.metrics != rec.metrics or s.bootstrap != rec.bootstrap or s.intervals != rec.intervals:
-            changed += 1
-            new = RunRecord(rec.dataset, rec.task, rec.method, rec.seed, rec.status, s.metrics, rec.provenance,
-                            rec.error, s.intervals, s.notes, s.skipped, rec.units, s.bootstrap)
-            write_record(path.parent, new)
-    return changed
+
+def _result_provenance(result: TaskResult) -> dict:
+    """The split (protocol, seed, hash, sizes) and what the task adds."""
+    out: dict = {}
+    split = result.split
+    if split is not None:
+        out["split"] = {"protocol": split.protocol, "seed": split.seed, "hash": split.hash,
+                        "sizes": [len(split.train), len(split.valid), len(split.test)]}
+    out.update(result.provenance)
+    return out

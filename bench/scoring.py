@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import XRBenchError
-from .metrics import MetricValue, NotApplicable, info, keys_for
+from .metrics import NotApplicable, evaluate, info, keys_for
 from .metrics import uncertainty
 
 BOOTSTRAP_SCHEME = (f"nonparametric bootstrap over units (users, pairs or evaluation rows) within a seed, "
@@ -39,28 +39,25 @@ def score(task: str, outputs: Any, keys: tuple[str, ...] | None = None, resample
     ``resample_key`` (dataset and seed) seeds the resampling: same key and units -> same resamples."""
     s = Scores()
     for key in keys or keys_for(task):
-        m = info(key)
         try:
-            v = m.fn(outputs)
+            e = evaluate(key, outputs, resample_key)
         except NotApplicable as exc:
             s.skipped[key] = f"not applicable: {exc}"
             continue
-        if isinstance(v, MetricValue):
-            if v.interval is not None:
-                s.intervals[key] = [v.interval[0], v.interval[1]]
-            if v.note:
-                s.notes[key] = v.note
-            v = v.value
-        v = float(v)
-        if not math.isfinite(v):
+        if e.interval is not None:
+            s.intervals[key] = [e.interval[0], e.interval[1]]
+        if e.note:
+            s.notes[key] = e.note
+        if not math.isfinite(e.value):
             s.skipped[key] = "undefined on these outputs (no eligible users or pairs)"
             continue
-        s.metrics[key] = v
-        if m.units is not None:
-            reps, uh = uncertainty.replicates(m.units(outputs), f"{resample_key}|{key}")
-            s.replicates[key] = (reps, uh)
-            if key not in s.intervals:
-                ci = uncertainty.percentile_interval(reps)
-                if ci is not None:
-                    s.intervals[key] = [ci[0], ci[1]]
+        s.metrics[key] = e.value
+        if e.replicates is not None and e.units_hash is not None:
+            s.replicates[key] = (e.replicates, e.units_hash)
     return s
+
+
+def resample_key(dataset: str, split_protocol: str | None, seed: int) -> str:
+    """What seeds a run's bootstrap resamples: (dataset label, split protocol, seed); runs without a split
+    (the estimate task) use "random", as records of schema 1 did."""
+    return f"{dataset}|{split_protocol or 'random'}|{seed}"

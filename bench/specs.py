@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -10,10 +10,6 @@ from typing import Any
 import yaml
 
 from .errors import XRBenchError
-
-METHOD_KINDS = ("recommender", "explainer", "estimator")
-TASK_OF_KIND = {"recommender": "recommend", "explainer": "explain", "estimator": "estimate"}
-
 
 def _label(name: str, params: tuple[tuple[str, Any], ...]) -> str:
     if not params:
@@ -43,7 +39,7 @@ class DatasetSpec:
 
 @dataclass(frozen=True)
 class MethodSpec:
-    kind: str
+    kind: str  # the method kind of a registered task ("recommender", "explainer", ...)
     name: str
     params: tuple[tuple[str, Any], ...] = ()
 
@@ -53,7 +49,8 @@ class MethodSpec:
 
     @property
     def task(self) -> str:
-        return TASK_OF_KIND[self.kind]
+        from .tasks import for_kind
+        return for_kind(self.kind).name
 
 
 @dataclass(frozen=True)
@@ -62,10 +59,12 @@ class RunSpec:
     method: MethodSpec
     seed: int
     metrics: tuple[str, ...] | None = None  # None: the task's default metrics
-    split: str = "random"
-    k: int = 10
-    sample: int | None = 500  # explanation pairs per run (None: every test pair)
-    fidelity: int = 0  # users whose top-K explanation is intervened on (0: no causal-fidelity evaluation)
+    options: tuple[tuple[str, Any], ...] = ()  # run options as given (split, k, sample, ...); defaults: the task's
+
+    def task_options(self) -> Any:
+        """The options of this run's task (its typed dataclass, defaults filled in)."""
+        from .tasks import for_kind
+        return for_kind(self.method.kind).options.from_mapping(dict(self.options), f"run {self.method.label}")
 
     def folder(self, out: Path) -> Path:
         safe = lambda s: re.sub(r"[^A-Za-z0-9_.=,\[\]-]+", "_", s)  # noqa: E731
@@ -79,15 +78,28 @@ class Suite:
     methods: tuple[MethodSpec, ...]
     seeds: tuple[int, ...] = (0, 1, 2)
     metrics: tuple[tuple[str, tuple[str, ...]], ...] = ()  # per task; absent: defaults
-    split: str = "random"
-    k: int = 10
-    sample: int | None = 500
-    fidelity: int = 0
+    options: tuple[tuple[str, Any], ...] = ()  # run options the suite sets (split, k, sample, fidelity, ...)
+
+    def with_options(self, **values: Any) -> Suite:
+        """A copy with these options set (``None`` values are left as they were)."""
+        merged = {**dict(self.options), **{k: v for k, v in values.items() if v is not None}}
+        return replace(self, options=tuple(sorted(merged.items())))
 
     def runs(self) -> list[RunSpec]:
         per_task = dict(self.metrics)
-        return [RunSpec(d, m, s, per_task.get(m.task), self.split, self.k, self.sample, self.fidelity)
+        return [RunSpec(d, m, s, per_task.get(m.task), self.options)
                 for d in self.datasets for m in self.methods for s in self.seeds]
+
+
+def option_keys() -> dict[str, list[str]]:
+    """Run option name -> the tasks that declare it."""
+    from .tasks import all_tasks, option_names
+
+    out: dict[str, list[str]] = {}
+    for t in all_tasks():
+        for name in option_names(t.options):
+            out.setdefault(name, []).append(t.name)
+    return out
 
 
 def _entry(value: Any, where: str) -> tuple[str, dict[str, Any], bool]:
@@ -102,17 +114,21 @@ def _entry(value: Any, where: str) -> tuple[str, dict[str, Any], bool]:
 def parse_suite(data: Any, source: str) -> Suite:
     if not isinstance(data, dict):
         raise XRBenchError(f"{source}: a suite file must be a YAML mapping")
-    unknown = set(data) - {"name", "description", "datasets", "methods", "seeds", "metrics", "split", "k", "sample", "fidelity"}
+    options = option_keys()
+    unknown = set(data) - {"name", "description", "datasets", "methods", "seeds", "metrics"} - set(options)
     if unknown:
-        raise XRBenchError(f"{source}: unknown suite key(s) {sorted(unknown)}")
+        raise XRBenchError(f"{source}: unknown suite key(s) {sorted(unknown)}; suite keys are name, description, "
+                           f"datasets, methods, seeds, metrics and the task options {', '.join(sorted(options))}")
     datasets = []
     for i, d in enumerate(data.get("datasets") or []):
         name, params, optional = _entry(d, f"{source}: datasets[{i}]")
         datasets.append(DatasetSpec(name, _freeze(params), optional))
+    from .tasks import method_kinds
+
     methods = []
     for kind, entries in (data.get("methods") or {}).items():
-        if kind not in METHOD_KINDS:
-            raise XRBenchError(f"{source}: methods.{kind}: unknown kind; use one of {', '.join(METHOD_KINDS)}")
+        if kind not in method_kinds():
+            raise XRBenchError(f"{source}: methods.{kind}: unknown kind; use one of {', '.join(method_kinds())}")
         for i, m in enumerate(entries or []):
             name, params, _ = _entry(m, f"{source}: methods.{kind}[{i}]")
             methods.append(MethodSpec(kind, name, _freeze(params)))
@@ -122,10 +138,12 @@ def parse_suite(data: Any, source: str) -> Suite:
     if not isinstance(seeds, list) or not all(isinstance(s, int) for s in seeds):
         raise XRBenchError(f"{source}: seeds must be a list of integers")
     metrics = tuple((task, tuple(keys)) for task, keys in (data.get("metrics") or {}).items())
-    sample = data.get("sample", 500)
-    return Suite(str(data.get("name", Path(source).stem)), tuple(datasets), tuple(methods), tuple(seeds), metrics,
-                 str(data.get("split", "random")), int(data.get("k", 10)), None if sample is None else int(sample),
-                 int(data.get("fidelity", 0)))
+    given = tuple(sorted((k, v) for k, v in data.items() if k in options))
+    suite = Suite(str(data.get("name", Path(source).stem)), tuple(datasets), tuple(methods), tuple(seeds), metrics,
+                  given)
+    for spec in suite.runs()[:len(suite.methods) * len(suite.datasets)]:
+        spec.task_options()  # type-checks the options each task reads (one clear line)
+    return suite
 
 
 def builtin_suites() -> list[str]:

@@ -1,31 +1,106 @@
-"""What a method sees when it is fitted: the train and validation parts of a split, with contiguous
-user/item indices and the side information. Test ratings are never in it."""
+"""What a method sees when it is fitted: the train and validation rows of a split, never the test rows.
+
+A :class:`TrainView` is built by the runner from a dataset and a split and keeps copies of the train and
+validation interactions only (contiguous ``uidx``/``iidx`` indices first), the side tables (item titles
+and attributes, user demographics), the rating scale, the reference explanations mined from training
+reviews (:class:`TrainReferences`), and a scope of shared fits (:class:`FitScope`: e.g. the ``attr-mf``
+that ``causal-llm`` and the fidelity metrics both use, fitted once on this same view). It holds no
+dataset, no split and no test row, text or reference explanation: nothing reachable from it can rebuild
+the test set (``tests/test_sealed_view.py`` searches everything reachable for them).
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from .data.schema import Dataset
-from .data.split import Split
+from .aspects import Tuple4
+
+if TYPE_CHECKING:
+    from .data.schema import Dataset
+    from .data.split import Split
+    from .references import References
 
 
 @dataclass(frozen=True)
+class TrainReferences:
+    """The feature vocabulary and the reference explanation of each training row that has one."""
+
+    vocabulary: tuple[str, ...]
+    by_train: dict[int, Tuple4]  # position in ``view.train`` -> (feature, opinion, sentence, polarity)
+
+
+class FitScope:
+    """Methods fitted once on one view (same data, split and seed) and shared within a run's process.
+
+    The runner owns the cache these scopes live in (``xrbench.tasks.FitCache``); a scope only ever holds
+    fits of its own view, so nothing in it was trained on another split's rows."""
+
+    def __init__(self) -> None:
+        self._fits: dict[tuple[str, tuple[tuple[str, Any], ...]], Any] = {}
+
+    def get(self, view: TrainView, name: str, kind: str = "recommender", **params: Any) -> Any:
+        from .registry import REGISTRY
+
+        key = (f"{kind}:{name}", tuple(sorted(params.items())))
+        if key not in self._fits:
+            model = REGISTRY.get(kind, name)(**params)
+            model.bind(view)
+            model.fit(view)
+            self._fits[key] = model
+        return self._fits[key]
+
+
+def _part(inter: pd.DataFrame, rows: np.ndarray, user_index: dict[str, int],
+          item_index: dict[str, int]) -> pd.DataFrame:
+    """A detached copy of ``inter``'s ``rows`` (no pandas view or reference back to the full table)."""
+    part = inter.take(rows).reset_index(drop=True).copy(deep=True)
+    part.insert(0, "iidx", part["item"].map(item_index).to_numpy(dtype=np.int64))
+    part.insert(0, "uidx", part["user"].map(user_index).to_numpy(dtype=np.int64))
+    return part
+
+
+@dataclass(frozen=True, eq=False)
 class TrainView:
-    dataset: Dataset
-    split: Split
+    train: pd.DataFrame  # uidx, iidx, user, item, rating, timestamp (and text, summary, ... when present)
+    valid: pd.DataFrame
+    user_ids: np.ndarray  # index -> raw id, every user and item of the dataset
+    item_ids: np.ndarray
+    items: pd.DataFrame  # side tables indexed by raw id (title, attributes; age, gender, ...)
+    users: pd.DataFrame
+    rating_min: float
+    rating_max: float
+    capabilities: frozenset[str]
     seed: int
     device: str = "cpu"
+    data_hash: str = ""  # the dataset file's hash and the split's: identify the view, reveal no row
+    split_hash: str = ""
+    references: TrainReferences | None = None  # None when the dataset has no review text
+    fits: FitScope = field(default_factory=FitScope, repr=False)
 
-    @cached_property
-    def user_ids(self) -> np.ndarray:
-        return self.dataset.user_ids
+    @classmethod
+    def build(cls, ds: Dataset, split: Split, seed: int, device: str = "cpu", *, refs: References | None = None,
+              fits: FitScope | None = None) -> TrainView:
+        """The view of ``split``'s train and validation rows. ``refs``: the split's references (mined
+        from training reviews); only the training rows' entries are kept."""
+        user_ids, item_ids = ds.user_ids, ds.item_ids
+        u_index = {u: i for i, u in enumerate(user_ids)}
+        i_index = {u: i for i, u in enumerate(item_ids)}
+        train = _part(ds.interactions, split.train, u_index, i_index)
+        tref = None
+        if refs is not None:
+            tref = TrainReferences(refs.train_vocabulary, {k: refs.by_row[int(r)] for k, r in enumerate(split.train)
+                                                            if int(r) in refs.by_row})
+        return cls(train, _part(ds.interactions, split.valid, u_index, i_index), user_ids, item_ids,
+                   ds.items.copy(deep=True), ds.users.copy(deep=True), ds.rating_min, ds.rating_max,
+                   ds.capabilities(), seed, device, ds.file_hash, split.hash, tref, fits or FitScope())
 
-    @cached_property
-    def item_ids(self) -> np.ndarray:
-        return self.dataset.item_ids
+    def fitted(self, name: str, kind: str = "recommender", **params: Any) -> Any:
+        """The registered method ``name`` fitted on this view, once per view (e.g. ``view.fitted("attr-mf")``)."""
+        return self.fits.get(self, name, kind, **params)
 
     @property
     def n_users(self) -> int:
@@ -43,38 +118,22 @@ class TrainView:
     def item_index(self) -> dict[str, int]:
         return {u: i for i, u in enumerate(self.item_ids)}
 
-    def _part(self, rows: np.ndarray) -> pd.DataFrame:
-        df = self.dataset.interactions.iloc[rows].reset_index(drop=True)
-        df.insert(0, "iidx", df["item"].map(self.item_index).to_numpy(dtype=np.int64))
-        df.insert(0, "uidx", df["user"].map(self.user_index).to_numpy(dtype=np.int64))
-        return df
-
-    @cached_property
-    def train(self) -> pd.DataFrame:
-        return self._part(self.split.train)
-
-    @cached_property
-    def valid(self) -> pd.DataFrame:
-        return self._part(self.split.valid)
-
-    def test_pairs(self) -> pd.DataFrame:
-        """Only used by the runner: the test rows to score."""
-        return self._part(self.split.test)
-
     @cached_property
     def item_attributes(self) -> list[list[str]]:
         """Attributes of each item index (empty list when the dataset has none)."""
-        items = self.dataset.items
-        if "attributes" not in items:
+        if "attributes" not in self.items:
             return [[] for _ in range(self.n_items)]
-        attrs = items["attributes"].to_dict()
+        attrs = self.items["attributes"].to_dict()
         return [list(attrs.get(i, []) or []) for i in self.item_ids]
 
     @cached_property
     def item_titles(self) -> list[str]:
-        items = self.dataset.items
-        titles = items["title"].to_dict() if "title" in items else {}
+        titles = self.items["title"].to_dict() if "title" in self.items else {}
         return [str(titles.get(i, i)) for i in self.item_ids]
+
+    @property
+    def has_titles(self) -> bool:
+        return "title" in self.items
 
     @cached_property
     def train_item_counts(self) -> np.ndarray:

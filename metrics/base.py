@@ -1,12 +1,19 @@
-"""How a metric is declared: ``@metric(key, task=...)`` registers a function of the task's outputs."""
+"""How a metric is declared: ``@metric(key, task=...)`` registers a function of the task's outputs.
+
+A metric is written once. It returns a float, a :class:`MetricValue`, or, when it decomposes over
+units (users, pairs, evaluation rows), the per-unit sufficient statistics (:class:`Units`): its value is
+then ``finish`` of their column sums, and its bootstrap replicates ``finish`` of resampled sums."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import numpy as np
+
 from xrbench.registry import REGISTRY
 
-TASKS = ("recommend", "explain", "estimate")
+from . import uncertainty
+from .uncertainty import Units
 
 
 @dataclass(frozen=True)
@@ -26,22 +33,30 @@ class NotApplicable(Exception):
 class MetricInfo:
     key: str
     task: str
-    fn: Callable[[Any], float | MetricValue]
+    fn: Callable[[Any], float | MetricValue | Units]
     lower_is_better: bool = False
     default: bool = True  # computed when a suite does not list its metrics
     group: str = ""  # the leaderboard table the column goes in
     rankable: bool = True  # False for signed gaps: no "best" in that column
-    units: Callable[[Any], Any] | None = None  # per-unit sufficient statistics (metrics.uncertainty.Units)
     doc: str = field(default="", compare=False)
 
 
+@dataclass(frozen=True)
+class Evaluated:
+    """A metric on one run's outputs; ``replicates`` and ``units_hash`` when it decomposes over units."""
+
+    value: float
+    interval: tuple[float, float] | None
+    note: str | None
+    replicates: np.ndarray | None
+    units_hash: str | None
+
+
 def metric(key: str, *, task: str, lower_is_better: bool = False, default: bool = True, group: str = "",
-           rankable: bool = True, units: Callable[[Any], Any] | None = None):
-    """Register ``fn(outputs) -> float`` as metric ``key``. ``units(outputs)`` (optional) gives the
-    per-unit statistics its bootstrap interval and paired tests are computed from."""
-    def deco(fn: Callable[[Any], float | MetricValue]) -> Callable[[Any], float | MetricValue]:
-        info = MetricInfo(key, task, fn, lower_is_better, default, group or task, rankable, units,
-                          (fn.__doc__ or "").strip())
+           rankable: bool = True):
+    """Register ``fn(outputs) -> float | MetricValue | Units`` as metric ``key``."""
+    def deco(fn: Callable[[Any], float | MetricValue | Units]) -> Callable[[Any], float | MetricValue | Units]:
+        info = MetricInfo(key, task, fn, lower_is_better, default, group or task, rankable, (fn.__doc__ or "").strip())
         REGISTRY.add("metric", key, info, task=task, lower_is_better=lower_is_better)
         return fn
     return deco
@@ -51,11 +66,41 @@ def info(key: str) -> MetricInfo:
     return REGISTRY.get("metric", key)
 
 
-def lower_is_better(key: str) -> bool:
-    try:
-        return info(key).lower_is_better
-    except Exception:
-        return False
+def _info(key_or_info: str | MetricInfo) -> MetricInfo:
+    return key_or_info if isinstance(key_or_info, MetricInfo) else info(key_or_info)
+
+
+def _finish_sums(u: Units) -> float:
+    """``finish`` of the column sums, the units summed in the order ``uncertainty.replicates`` sorts them."""
+    order = np.argsort(np.asarray(u.ids, dtype=str), kind="stable")
+    values = np.asarray(u.values, dtype=np.float64)[order]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.asarray(u.finish(values.sum(axis=0)[None, :]), dtype=np.float64)[0])
+
+
+def evaluate(key_or_info: str | MetricInfo, outputs: Any, resample_key: str) -> Evaluated:
+    """The metric on ``outputs`` with its interval and note; for a metric over units also its bootstrap
+    replicates, seeded by ``resample_key|key`` and the unit ids (none when the value is not finite).
+    Raises :class:`NotApplicable` when the metric's inputs are absent."""
+    m = _info(key_or_info)
+    v = m.fn(outputs)
+    if isinstance(v, MetricValue):
+        return Evaluated(float(v.value), v.interval, v.note, None, None)
+    if not isinstance(v, Units):
+        return Evaluated(float(v), None, None, None, None)
+    value = _finish_sums(v)
+    if not np.isfinite(value):
+        return Evaluated(value, None, v.note, None, None)
+    reps, uh = uncertainty.replicates(v, f"{resample_key}|{m.key}")
+    return Evaluated(value, uncertainty.percentile_interval(reps), v.note, reps, uh)
+
+
+def value(key: str | MetricInfo, outputs: Any) -> float:
+    """The metric's value on ``outputs`` (no replicates)."""
+    v = _info(key).fn(outputs)
+    if isinstance(v, MetricValue):
+        return float(v.value)
+    return _finish_sums(v) if isinstance(v, Units) else float(v)
 
 
 def keys_for(task: str, *, defaults_only: bool = True) -> list[str]:

@@ -34,17 +34,16 @@ def _aplt_per_user(out: RecOutputs) -> dict[str, float]:
     return {u: len(tail.intersection(L)) / out.k for u, L in out.topk.items()}
 
 
-@metric("arp", task="recommend", group="popularity bias", rankable=False,
-        units=lambda o: per_user_units(_arp_per_user(o)))
-def arp(out: RecOutputs) -> float:
+@metric("arp", task="recommend", group="popularity bias", rankable=False)
+def arp(out: RecOutputs) -> Units:
     """`arp` = mean_u mean_{i in L_u} phi(i)."""
-    return float(np.mean(list(_arp_per_user(out).values())))
+    return per_user_units(_arp_per_user(out))
 
 
-@metric("aplt", task="recommend", group="popularity bias", units=lambda o: per_user_units(_aplt_per_user(o)))
-def aplt(out: RecOutputs) -> float:
+@metric("aplt", task="recommend", group="popularity bias")
+def aplt(out: RecOutputs) -> Units:
     """`aplt` = mean_u |L_u ∩ tail| / K; head = most popular items covering 80% of train interactions."""
-    return float(np.mean(list(_aplt_per_user(out).values())))
+    return per_user_units(_aplt_per_user(out))
 
 
 @metric("gini", task="recommend", group="popularity bias", lower_is_better=True)
@@ -67,19 +66,14 @@ def coverage(out: RecOutputs) -> float:
     return len({i for L in out.topk.values() for i in L}) / len(out.item_counts)
 
 
-def _poplift_units(out: RecOutputs) -> Units:
+@metric("poplift", task="recommend", group="popularity bias", rankable=False)
+def poplift(out: RecOutputs) -> Units:
+    """`poplift` = (GAP_rec - GAP_profile) / GAP_profile, GAP = mean over users of the mean phi of the
+    items in the list (rec) or in the train profile (profile)."""
     rec = _arp_per_user(out)
     users = [u for u in rec if u in out.profile_pop]
     stats = np.column_stack([[rec[u] for u in users], [out.profile_pop[u] for u in users]])
     return Units(users, stats, lambda c: ratio(c) - 1.0)
-
-
-@metric("poplift", task="recommend", group="popularity bias", rankable=False, units=_poplift_units)
-def poplift(out: RecOutputs) -> float:
-    """`poplift` = (GAP_rec - GAP_profile) / GAP_profile, GAP = mean over users of the mean phi of the
-    items in the list (rec) or in the train profile (profile)."""
-    sums = _poplift_units(out).values.sum(axis=0)
-    return float(sums[0] / sums[1] - 1.0)
 
 
 def _gap(users: list[str], group_of: dict[str, str], a: str, b: str, stat, seed: int, label: str) -> MetricValue:

@@ -12,18 +12,16 @@ def _rows(out: CausalOutputs, v: np.ndarray, finish) -> Units:
     return Units([str(i) for i in range(len(v))], np.column_stack([v, np.ones(len(v))]), finish)
 
 
-@metric("pehe", task="estimate", group="estimation", lower_is_better=True,
-        units=lambda o: _rows(o, (o.tau_hat - o.tau) ** 2, lambda c: np.sqrt(ratio(c))))
-def pehe(out: CausalOutputs) -> float:
+@metric("pehe", task="estimate", group="estimation", lower_is_better=True)
+def pehe(out: CausalOutputs) -> Units:
     """`pehe` (↓) = sqrt(mean((tau_hat(x) - tau(x))^2))."""
-    return float(np.sqrt(np.mean((out.tau_hat - out.tau) ** 2)))
+    return _rows(out, (out.tau_hat - out.tau) ** 2, lambda c: np.sqrt(ratio(c)))
 
 
-@metric("ate_abs_bias", task="estimate", group="estimation", lower_is_better=True,
-        units=lambda o: _rows(o, o.tau_hat - o.tau, lambda c: np.abs(ratio(c))))
-def ate_abs_bias(out: CausalOutputs) -> float:
+@metric("ate_abs_bias", task="estimate", group="estimation", lower_is_better=True)
+def ate_abs_bias(out: CausalOutputs) -> Units:
     """`ate_abs_bias` (↓) = |mean tau_hat - mean tau|."""
-    return float(abs(out.tau_hat.mean() - out.tau.mean()))
+    return _rows(out, out.tau_hat - out.tau, lambda c: np.abs(ratio(c)))
 
 
 @metric("ci_coverage", task="estimate", group="estimation")
@@ -36,32 +34,26 @@ def ci_coverage(out: CausalOutputs) -> float:
     return float(lo <= out.tau.mean() <= hi)
 
 
-@metric("policy_regret", task="estimate", group="estimation", lower_is_better=True,
-        units=lambda o: _rows(o, o.tau * ((o.tau > 0).astype(float) - (o.tau_hat > 0).astype(float)), ratio))
-def policy_regret(out: CausalOutputs) -> float:
+@metric("policy_regret", task="estimate", group="estimation", lower_is_better=True)
+def policy_regret(out: CausalOutputs) -> Units:
     """`policy_regret` (↓) = mean(tau · (1[tau>0] - 1[tau_hat>0]))."""
-    return float(np.mean(out.tau * ((out.tau > 0).astype(float) - (out.tau_hat > 0).astype(float))))
+    return _rows(out, out.tau * ((out.tau > 0).astype(float) - (out.tau_hat > 0).astype(float)), ratio)
 
 
-def _r_units(out: CausalOutputs) -> Units:
-    if out.y_res is None or out.t_res is None:
-        raise NotApplicable("no held-out nuisance residuals in this run")
-    return _rows(out, (out.y_res - out.t_res * out.tau_hat) ** 2, ratio)
-
-
-@metric("r_loss", task="estimate", group="model selection", lower_is_better=True, units=_r_units)
-def r_loss(out: CausalOutputs) -> float:
+@metric("r_loss", task="estimate", group="model selection", lower_is_better=True)
+def r_loss(out: CausalOutputs) -> Units:
     """`r_loss` (↓): the R-score on held-out rows, mean(((Y - m(X)) - (T - e(X)) tau_hat(X))^2), with m and e
     cross-fitted on the evaluation rows (the same for every estimator). Needs no ground truth, so it can
     select an estimator; the leaderboard says whether it picks the one true PEHE picks."""
-    u = _r_units(out)
-    return float(u.values[:, 0].mean())
+    if out.y_res is None or out.t_res is None:
+        raise NotApplicable("no held-out nuisance residuals in this run")
+    return _rows(out, (out.y_res - out.t_res * out.tau_hat) ** 2, ratio)
 
 
 @metric("placebo_ate", task="estimate", group="model selection", lower_is_better=True)
 def placebo_ate(out: CausalOutputs) -> float:
     """`placebo_ate` (↓): |ATE| of the estimator refitted with the treatment randomly permuted (2,000-row
     subsample of the estimation part): near 0 for an estimator that does not invent effects."""
-    if "placebo_ate" not in out.extra:
+    if out.placebo_ate is None:
         raise NotApplicable("no placebo refit in this run")
-    return abs(float(out.extra["placebo_ate"]))
+    return abs(float(out.placebo_ate))

@@ -15,13 +15,6 @@ def _per_text(out: TextOutputs, values: list[float]) -> Units:
     return Units(ids, np.column_stack([values, np.ones(len(values))]), ratio)
 
 
-def _rep2_values(out: TextOutputs) -> list[float]:
-    vals = []
-    for t in out.tokens(out.hypotheses):
-        grams = list(zip(t, t[1:]))
-        vals.append(1.0 - len(set(grams)) / len(grams) if grams else 0.0)
-    return vals
-
 _VOWEL_GROUPS = re.compile(r"[aeiouy]+")
 _SENTENCE_END = re.compile(r"[.!?]+")
 
@@ -52,11 +45,10 @@ def flesch_reading_ease(text: str) -> float:
     return 206.835 - 1.015 * len(words) / sentences - 84.6 * syl / len(words)
 
 
-@metric("len_mean", task="explain", group="conciseness", rankable=False,
-        units=lambda o: _per_text(o, [len(t) for t in o.tokens(o.hypotheses)]))
-def len_mean(out: TextOutputs) -> float:
+@metric("len_mean", task="explain", group="conciseness", rankable=False)
+def len_mean(out: TextOutputs) -> Units:
     """`len_mean`: mean length in whitespace tokens."""
-    return float(np.mean([len(t) for t in out.tokens(out.hypotheses)]))
+    return _per_text(out, [len(t) for t in out.tokens(out.hypotheses)])
 
 
 @metric("len_p95", task="explain", group="conciseness", rankable=False)
@@ -77,24 +69,26 @@ def distinct2(out: TextOutputs) -> float:
     return distinct_n(out.tokens(out.hypotheses), 2)
 
 
-@metric("rep2", task="explain", group="conciseness", lower_is_better=True,
-        units=lambda o: _per_text(o, _rep2_values(o)))
-def rep2(out: TextOutputs) -> float:
+@metric("rep2", task="explain", group="conciseness", lower_is_better=True)
+def rep2(out: TextOutputs) -> Units:
     """`rep2` (↓): mean over texts of 1 - unique bigrams/bigrams within the text (texts without a
     bigram count as 0)."""
-    return float(np.mean(_rep2_values(out)))
+    vals = []
+    for t in out.tokens(out.hypotheses):
+        grams = list(zip(t, t[1:]))
+        vals.append(1.0 - len(set(grams)) / len(grams) if grams else 0.0)
+    return _per_text(out, vals)
 
 
-@metric("flesch", task="explain", group="conciseness",
-        units=lambda o: _per_text(o, [flesch_reading_ease(t) for t in o.hypotheses]))
-def flesch(out: TextOutputs) -> float:
+@metric("flesch", task="explain", group="conciseness")
+def flesch(out: TextOutputs) -> Units:
     """`flesch`: Flesch reading ease, mean over texts."""
-    return float(np.mean([flesch_reading_ease(t) for t in out.hypotheses]))
+    return _per_text(out, [flesch_reading_ease(t) for t in out.hypotheses])
 
 
 def _measured(out: TextOutputs, key: str, missing: str) -> float:
     """A cost the run measured and stored with its outputs."""
-    v = out.extra.get(key)
+    v = getattr(out.cost, key, None)
     if v is None:
         raise NotApplicable(missing)
     return float(v)

@@ -8,7 +8,7 @@ import re
 import numpy as np
 
 from .base import NotApplicable, metric
-from .outputs import TextOutputs
+from .outputs import Swap, TextOutputs
 
 GENDERED = frozenset("""he she him her his hers himself herself man woman men women male female boy girl boys girls
 guy guys lady ladies gentleman gentlemen husband wife father mother son daughter brother sister mr mrs ms
@@ -27,8 +27,8 @@ def compound(text: str) -> float:
     return float(_vader().polarity_scores(text)["compound"])
 
 
-def _swap(out: TextOutputs, attribute: str) -> dict:
-    s = (out.extra.get("swap") or {}).get(attribute)
+def _swap(out: TextOutputs, attribute: str) -> Swap:
+    s = out.swaps.get(attribute)
     if not s:
         raise NotApplicable(f"no counterfactual {attribute} swap (the explainer's prompts state no user {attribute})")
     return s
@@ -36,13 +36,13 @@ def _swap(out: TextOutputs, attribute: str) -> dict:
 
 def _sentiment_gap(out: TextOutputs, attribute: str) -> float:
     s = _swap(out, attribute)
-    return float(np.mean([abs(compound(a) - compound(b)) for a, b in zip(out.hypotheses, s["texts"])]))
+    return float(np.mean([abs(compound(a) - compound(b)) for a, b in zip(out.hypotheses, s.texts)]))
 
 
 def _jaccard(out: TextOutputs, attribute: str) -> float:
     s = _swap(out, attribute)
     vals = []
-    for a, b in zip(out.reasons, s["reasons"]):
+    for a, b in zip(out.reasons, s.reasons):
         A, B = set(a), set(b)
         vals.append(1.0 if not A and not B else len(A & B) / len(A | B))
     return float(np.mean(vals))

@@ -171,37 +171,34 @@ def _per_pair_units(out: TextOutputs, values: np.ndarray) -> Units:
     return Units(_pair_ids(out), np.column_stack([values * 100.0, np.ones(len(values))]), ratio)
 
 
-@metric("bleu1", task="explain", group="text", units=lambda o: _bleu_units(o, 1))
-def bleu1(out: TextOutputs) -> float:
+@metric("bleu1", task="explain", group="text")
+def bleu1(out: TextOutputs) -> Units:
     """`bleu1`: corpus BLEU-1 (nmt compute_bleu, no smoothing) x100 against the reference explanations."""
-    return corpus_bleu(*out.with_references(), max_order=1)
+    return _bleu_units(out, 1)
 
 
-@metric("bleu4", task="explain", group="text", units=lambda o: _bleu_units(o, 4))
-def bleu4(out: TextOutputs) -> float:
+@metric("bleu4", task="explain", group="text")
+def bleu4(out: TextOutputs) -> Units:
     """`bleu4`: corpus BLEU-4 (nmt compute_bleu, no smoothing) x100 against the reference explanations."""
-    return corpus_bleu(*out.with_references(), max_order=4)
+    return _bleu_units(out, 4)
 
 
-@metric("rouge1_f", task="explain", group="text", default=False,
-        units=lambda o: _per_pair_units(o, rouge_n_pairs(*o.with_references(), n=1)[:, 0]))
-def rouge1_f(out: TextOutputs) -> float:
+@metric("rouge1_f", task="explain", group="text", default=False)
+def rouge1_f(out: TextOutputs) -> Units:
     """`rouge1_f`: mean per-pair unigram-set F x100."""
-    return rouge_n(*out.with_references(), n=1)[0]
+    return _per_pair_units(out, rouge_n_pairs(*out.with_references(), n=1)[:, 0])
 
 
-@metric("rouge2_f", task="explain", group="text", default=False,
-        units=lambda o: _per_pair_units(o, rouge_n_pairs(*o.with_references(), n=2)[:, 0]))
-def rouge2_f(out: TextOutputs) -> float:
+@metric("rouge2_f", task="explain", group="text", default=False)
+def rouge2_f(out: TextOutputs) -> Units:
     """`rouge2_f`: mean per-pair bigram-set F x100."""
-    return rouge_n(*out.with_references(), n=2)[0]
+    return _per_pair_units(out, rouge_n_pairs(*out.with_references(), n=2)[:, 0])
 
 
-@metric("rougeL_f", task="explain", group="text",
-        units=lambda o: _per_pair_units(o, rouge_l_pairs(*o.with_references())[:, 0]))
-def rougeL_f(out: TextOutputs) -> float:
+@metric("rougeL_f", task="explain", group="text")
+def rougeL_f(out: TextOutputs) -> Units:
     """`rougeL_f`: mean per-pair LCS F x100."""
-    return rouge_l(*out.with_references())[0]
+    return _per_pair_units(out, rouge_l_pairs(*out.with_references())[:, 0])
 
 
 @metric("usr", task="explain", group="text")
@@ -210,24 +207,14 @@ def usr(out: TextOutputs) -> float:
     return unique_sentence_ratio(out.tokens(out.hypotheses))
 
 
-def _with_features(out: TextOutputs) -> tuple[list[list[str]], list[str]]:
-    rows = [(h, f) for h, f in zip(out.tokens(out.hypotheses), out.features or []) if f]
-    if not rows:
-        raise NotApplicable("no ground-truth features for these pairs")
-    hyps, feats = zip(*rows)
-    return list(hyps), list(feats)
-
-
-def _fmr_units(out: TextOutputs) -> Units:
+@metric("fmr", task="explain", group="text")
+def fmr(out: TextOutputs) -> Units:
+    """`fmr`: mean over rows of 1[the row's ground-truth feature word is among the hypothesis tokens]."""
     rows = [(f"{u}|{i}", f in set(h)) for u, i, h, f in zip(out.users, out.items, out.tokens(out.hypotheses),
                                                             out.features or []) if f]
+    if not rows:
+        raise NotApplicable("no ground-truth features for these pairs")
     return Units([r[0] for r in rows], np.array([[float(r[1]), 1.0] for r in rows]), ratio)
-
-
-@metric("fmr", task="explain", group="text", units=_fmr_units)
-def fmr(out: TextOutputs) -> float:
-    """`fmr`: mean over rows of 1[the row's ground-truth feature word is among the hypothesis tokens]."""
-    return feature_matching_ratio(*_with_features(out))
 
 
 @metric("fcr", task="explain", group="text")

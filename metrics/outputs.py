@@ -1,4 +1,5 @@
-"""What a run produces, per task, in a form metrics read and unit files store.
+"""What a run of each built-in task produces (its task's ``outputs``), in a form metrics read and unit
+files store.
 
 Each outputs class saves itself next to the record (``save(folder)``) and loads back
 (``load(folder)``), so every metric can be recomputed later without re-running the method
@@ -8,12 +9,10 @@ from __future__ import annotations
 
 import gzip
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -91,6 +90,41 @@ class RecOutputs:
                    aux["k"], aux["seed"])
 
 
+@dataclass(frozen=True)
+class Swap:
+    """Explanations of the same pairs with the user's stated gender or age group swapped in the prompt."""
+
+    texts: list[str]
+    reasons: list[list[str]]
+
+
+@dataclass(frozen=True)
+class FidelityResult:
+    """One intervention's per-pair results (``xrbench.fidelity.evaluate``): stored in ``fidelity.json.gz``."""
+
+    config: dict[str, Any]
+    pairs: int
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    aspect_effects: list[dict[str, Any]] | None = None  # the observational reference of causal_precision
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> "FidelityResult | None":
+        if not d:
+            return None
+        return cls(d.get("config", {}), int(d.get("pairs", 0)), d.get("rows", []), d.get("aspect_effects"))
+
+
+@dataclass(frozen=True)
+class ExplainCost:
+    """What a run's explanations cost on this machine (never compared across reruns for reproducibility)."""
+
+    explain_s: float = 0.0
+    wall_s: float = 0.0
+    peak_rss_mb: float = 0.0
+    pairs: int = 0
+    tokens_per_s: float | None = None  # LLM explainers
+
+
 @dataclass
 class TextOutputs:
     users: list[str]
@@ -102,7 +136,10 @@ class TextOutputs:
     vocabulary: list[str] | None = None
     lowercase: bool = False
     seed: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)  # e.g. tokens_per_s
+    cost: ExplainCost | None = None
+    swaps: dict[str, Swap] = field(default_factory=dict)  # "gender" / "age" -> the swapped explanations
+    fidelity: FidelityResult | None = None  # attribute intervention (attr-mf)
+    fidelity_history: FidelityResult | None = None  # history-item intervention (item-knn)
 
     def tokens(self, texts: list[str]) -> list[list[str]]:
         return [(t.lower() if self.lowercase else t).split() for t in texts]
@@ -121,18 +158,37 @@ class TextOutputs:
                                              self.reasons, self.features or [None] * len(self.users))]
         lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
         atomic_write_bytes(folder / "explanations.jsonl.gz", gzip.compress(lines.encode("utf-8"), mtime=0))
-        _write_json_gz(folder / "text_context.json.gz", {"vocabulary": self.vocabulary, "lowercase": self.lowercase,
-                                                         "seed": self.seed, "extra": self.extra})
-        return ["explanations.jsonl.gz", "text_context.json.gz"]
+        _write_json_gz(folder / "text_context.json.gz", {
+            "vocabulary": self.vocabulary, "lowercase": self.lowercase, "seed": self.seed,
+            "cost": asdict(self.cost) if self.cost else None,
+            "swaps": {k: asdict(v) for k, v in self.swaps.items()}})
+        units = ["explanations.jsonl.gz", "text_context.json.gz"]
+        if self.fidelity or self.fidelity_history:
+            _write_json_gz(folder / "fidelity.json.gz", {
+                "fidelity": asdict(self.fidelity) if self.fidelity else None,
+                "fidelity_history": asdict(self.fidelity_history) if self.fidelity_history else None})
+            units.append("fidelity.json.gz")
+        return units
 
     @classmethod
     def load(cls, folder: Path) -> "TextOutputs":
         with gzip.open(folder / "explanations.jsonl.gz", "rt", encoding="utf-8") as fh:
             rows = [json.loads(line) for line in fh]
         ctx = _read_json_gz(folder / "text_context.json.gz")
+        if "extra" in ctx:  # unit files of schema 1: measurements, swaps and fidelity rows in one dict
+            extra = ctx["extra"]
+            ctx["cost"] = {k: extra[k] for k in ("explain_s", "wall_s", "peak_rss_mb", "pairs", "tokens_per_s")
+                           if k in extra}
+            ctx["swaps"] = extra.get("swap") or {}
+            fid = {k: extra.get(k) for k in ("fidelity", "fidelity_history")}
+        else:
+            fid = _read_json_gz(folder / "fidelity.json.gz") if (folder / "fidelity.json.gz").is_file() else {}
         return cls([r["user"] for r in rows], [r["item"] for r in rows], [r["text"] for r in rows],
                    [r["reference"] for r in rows], [r["reasons"] for r in rows], [r["feature"] for r in rows],
-                   ctx["vocabulary"], ctx["lowercase"], ctx["seed"], ctx["extra"])
+                   ctx["vocabulary"], ctx["lowercase"], ctx["seed"],
+                   ExplainCost(**ctx["cost"]) if ctx.get("cost") is not None else None,
+                   {k: Swap(v["texts"], v["reasons"]) for k, v in (ctx.get("swaps") or {}).items()},
+                   FidelityResult.from_dict(fid.get("fidelity")), FidelityResult.from_dict(fid.get("fidelity_history")))
 
 
 @dataclass
@@ -141,7 +197,8 @@ class CausalOutputs:
     tau: np.ndarray
     ate_interval: tuple[float, float] | None
     seed: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
+    placebo_ate: float | None = None  # the ATE re-estimated with the treatment permuted
+    placebo_rows: int = 0
     y_res: np.ndarray | None = None  # held-out Y - m(X), for the R-score
     t_res: np.ndarray | None = None  # held-out T - e(X)
 
@@ -153,7 +210,8 @@ class CausalOutputs:
             df["y_res"], df["t_res"] = self.y_res, self.t_res
         _write_csv_gz(folder / "effects.csv.gz", df)
         _write_json_gz(folder / "causal_context.json.gz", {"ate_interval": self.ate_interval, "seed": self.seed,
-                                                           "extra": self.extra})
+                                                           "placebo_ate": self.placebo_ate,
+                                                           "placebo_rows": self.placebo_rows})
         return ["effects.csv.gz", "causal_context.json.gz"]
 
     @classmethod
@@ -162,9 +220,10 @@ class CausalOutputs:
 
         df = pd.read_csv(folder / "effects.csv.gz")
         ctx = _read_json_gz(folder / "causal_context.json.gz")
+        ctx.update(ctx.pop("extra", {}))  # unit files of schema 1
         ci = tuple(ctx["ate_interval"]) if ctx["ate_interval"] is not None else None
         res = (df["y_res"].to_numpy(float), df["t_res"].to_numpy(float)) if "y_res" in df else (None, None)
-        return cls(df["tau_hat"].to_numpy(float), df["tau"].to_numpy(float), ci, ctx["seed"], ctx["extra"], *res)
+        return cls(df["tau_hat"].to_numpy(float), df["tau"].to_numpy(float), ci, ctx["seed"],
+                   ctx.get("placebo_ate"), int(ctx.get("placebo_rows", 0)), *res)
 
 
-OUTPUTS = {"recommend": RecOutputs, "explain": TextOutputs, "estimate": CausalOutputs}

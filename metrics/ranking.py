@@ -35,15 +35,13 @@ def per_user_recall(out: RecOutputs, k: int = 10) -> dict[str, float]:
             for u, rel in out.relevant.items() if rel and u in out.topk}
 
 
-@metric("ndcg@10", task="recommend", group="accuracy", units=lambda o: per_user_units(per_user_ndcg(o, 10)))
-def ndcg_at_10(out: RecOutputs) -> float:
+@metric("ndcg@10", task="recommend", group="accuracy")
+def ndcg_at_10(out: RecOutputs) -> Units:
     """`ndcg@10`: binary-relevance NDCG of the top 10 unseen items, IDCG over min(|relevant|, 10)."""
-    vals = per_user_ndcg(out, 10)
-    return float(np.mean(list(vals.values()))) if vals else float("nan")
+    return per_user_units(per_user_ndcg(out, 10))
 
 
-@metric("recall@10", task="recommend", group="accuracy", units=lambda o: per_user_units(per_user_recall(o, 10)))
-def recall_at_10(out: RecOutputs) -> float:
+@metric("recall@10", task="recommend", group="accuracy")
+def recall_at_10(out: RecOutputs) -> Units:
     """`recall@10`: |top-10 ∩ relevant| / |relevant|, averaged over users with a relevant test item."""
-    vals = per_user_recall(out, 10)
-    return float(np.mean(list(vals.values()))) if vals else float("nan")
+    return per_user_units(per_user_recall(out, 10))

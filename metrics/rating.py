@@ -17,14 +17,13 @@ def per_user_errors(out: RecOutputs, squared: bool) -> Units:
     return Units(users, stats, (lambda c: np.sqrt(ratio(c))) if squared else ratio)
 
 
-@metric("rmse", task="recommend", group="accuracy", lower_is_better=True, units=lambda o: per_user_errors(o, True))
-def rmse(out: RecOutputs) -> float:
+@metric("rmse", task="recommend", group="accuracy", lower_is_better=True)
+def rmse(out: RecOutputs) -> Units:
     """`rmse` (↓) = sqrt(mean((clip(p) - r)^2)); predictions clipped to the dataset's [min, max] rating."""
-    p, r = out.clipped_predictions(), out.ratings
-    return float(np.sqrt(np.mean((p - r) ** 2)))
+    return per_user_errors(out, squared=True)
 
 
-@metric("mae", task="recommend", group="accuracy", lower_is_better=True, units=lambda o: per_user_errors(o, False))
-def mae(out: RecOutputs) -> float:
+@metric("mae", task="recommend", group="accuracy", lower_is_better=True)
+def mae(out: RecOutputs) -> Units:
     """`mae` (↓) = mean(abs(clip(p) - r))."""
-    return float(np.mean(np.abs(out.clipped_predictions() - out.ratings)))
+    return per_user_errors(out, squared=False)

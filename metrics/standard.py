@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .base import MetricValue, NotApplicable, metric
+from .base import NotApplicable, metric
 from .nlg4rs import _pair_ids
 from .outputs import TextOutputs
 from .uncertainty import Units, ratio
@@ -32,7 +32,7 @@ def _texts(out: TextOutputs) -> tuple[list[str], list[str]]:
 
 
 def _memo(out: TextOutputs, name: str, fn: Callable[[], Any]) -> Any:
-    """Compute once per outputs object (a metric and its bootstrap units share the per-pair values)."""
+    """Compute once per outputs object (the three ROUGE metrics share one scoring pass)."""
     cache = out.__dict__.setdefault("_standard_memo", {})
     if name not in cache:
         cache[name] = fn()
@@ -87,8 +87,8 @@ def _bert(out: TextOutputs) -> np.ndarray:
     return _memo(out, "bertscore", lambda: bertscore_pairs(*_texts(out)))
 
 
-def _units(out: TextOutputs, values: np.ndarray, scale: float) -> Units:
-    return Units(_pair_ids(out), np.column_stack([values * scale, np.ones(len(values))]), ratio)
+def _units(out: TextOutputs, values: np.ndarray, scale: float, note: str | None = None) -> Units:
+    return Units(_pair_ids(out), np.column_stack([values * scale, np.ones(len(values))]), ratio, note)
 
 
 @metric("bleu4_sacre", task="explain", group="text (standard)")
@@ -97,27 +97,25 @@ def bleu4_sacre(out: TextOutputs) -> float:
     return sacre_bleu(*_texts(out))
 
 
-@metric("rouge1_rs", task="explain", group="text (standard)", default=False,
-        units=lambda o: _units(o, _rouge(o)[:, 0], 100.0))
-def rouge1_rs(out: TextOutputs) -> float:
+@metric("rouge1_rs", task="explain", group="text (standard)", default=False)
+def rouge1_rs(out: TextOutputs) -> Units:
     """`rouge1_rs`: rouge-score ROUGE-1 F-measure with stemming, mean over pairs x100."""
-    return float(_rouge(out)[:, 0].mean() * 100.0)
+    return _units(out, _rouge(out)[:, 0], 100.0)
 
 
-@metric("rouge2_rs", task="explain", group="text (standard)", default=False,
-        units=lambda o: _units(o, _rouge(o)[:, 1], 100.0))
-def rouge2_rs(out: TextOutputs) -> float:
+@metric("rouge2_rs", task="explain", group="text (standard)", default=False)
+def rouge2_rs(out: TextOutputs) -> Units:
     """`rouge2_rs`: rouge-score ROUGE-2 F-measure with stemming, mean over pairs x100."""
-    return float(_rouge(out)[:, 1].mean() * 100.0)
+    return _units(out, _rouge(out)[:, 1], 100.0)
 
 
-@metric("rougeL_rs", task="explain", group="text (standard)", units=lambda o: _units(o, _rouge(o)[:, 2], 100.0))
-def rougeL_rs(out: TextOutputs) -> float:
+@metric("rougeL_rs", task="explain", group="text (standard)")
+def rougeL_rs(out: TextOutputs) -> Units:
     """`rougeL_rs`: rouge-score ROUGE-L F-measure with stemming, mean over pairs x100."""
-    return float(_rouge(out)[:, 2].mean() * 100.0)
+    return _units(out, _rouge(out)[:, 2], 100.0)
 
 
-@metric("bertscore_f", task="explain", group="text (standard)", units=lambda o: _units(o, _bert(o), 1.0))
-def bertscore_f(out: TextOutputs) -> MetricValue:
+@metric("bertscore_f", task="explain", group="text (standard)")
+def bertscore_f(out: TextOutputs) -> Units:
     """`bertscore_f`: bert-score F1 with all-MiniLM-L6-v2 (6 layers, no baseline rescaling), mean over pairs."""
-    return MetricValue(float(_bert(out).mean()), note=BERTSCORE_NOTE)
+    return _units(out, _bert(out), 1.0, note=BERTSCORE_NOTE)

@@ -1,10 +1,11 @@
 """Bootstrap uncertainty from per-unit sufficient statistics.
 
-A decomposable metric declares ``units(out) -> Units``: one row of sufficient statistics per unit
-(user, pair, or evaluation row) and a ``finish`` function turning column sums into the metric (e.g.
-RMSE: rows [squared-error sum, count], finish sqrt(s0 / s1); corpus BLEU: rows of n-gram matches,
-possible n-grams and lengths, finish the BLEU formula). A bootstrap replicate resamples units with
-replacement and applies ``finish`` to the resampled sums, so corpus-level metrics get exact replicates.
+A decomposable metric returns ``Units``: one row of sufficient statistics per unit (user, pair, or
+evaluation row) and a ``finish`` function turning column sums into the metric (e.g. RMSE: rows
+[squared-error sum, count], finish sqrt(s0 / s1); corpus BLEU: rows of n-gram matches, possible n-grams
+and lengths, finish the BLEU formula). The metric's value is ``finish`` of the column sums; a bootstrap
+replicate resamples units with replacement and applies ``finish`` to the resampled sums, so
+corpus-level metrics get exact replicates.
 
 The resampling depends only on (dataset, seed, metric key, unit ids): two methods scored on the same
 units get the same resamples (common random numbers), which makes their replicates paired, so the
@@ -28,6 +29,7 @@ class Units:
     ids: Sequence[str]
     values: np.ndarray  # (n_units, d)
     finish: Callable[[np.ndarray], np.ndarray]  # (B, d) column sums -> (B,) metric values
+    note: str | None = None  # recorded with the metric (e.g. which encoder scored the units)
 
 
 def units_hash(ids: Sequence[str]) -> str:

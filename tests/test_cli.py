@@ -78,7 +78,8 @@ def test_list_json_and_unknown_kind():
     p = cli("list", "--json")
     assert p.returncode == 0
     table = json.loads(p.stdout)
-    assert {"dataset", "recommender", "estimator", "explainer", "metric"} == set(table)
+    assert {"dataset", "task", "recommender", "estimator", "explainer", "metric"} == set(table)
+    assert {r["name"] for r in table["task"]} == {"recommend", "explain", "estimate"}
     names = {r["name"] for r in table["recommender"]}
     assert {"global-mean", "bias", "biased-mf", "item-knn", "most-pop"} <= names
     assert {"rmse", "mae", "ndcg@10", "recall@10", "bleu4", "usr", "len_mean", "distinct2", "pehe", "arp",

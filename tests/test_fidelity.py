@@ -1,6 +1,7 @@
 """Causal fidelity with a hand-built recommender whose score depends on one attribute alone."""
 from __future__ import annotations
 
+import gzip
 import json
 
 import numpy as np
@@ -11,7 +12,8 @@ from tests.conftest import cli
 from xrbench.data.schema import finalize
 from xrbench.data.split import make_split
 from xrbench.fidelity import FidelityConfig, evaluate
-from xrbench.metrics import TextOutputs, info
+from xrbench.metrics import TextOutputs, value
+from xrbench.metrics.outputs import FidelityResult
 from xrbench.protocols import Explainer, Explanation
 from xrbench.view import TrainView
 
@@ -47,7 +49,7 @@ def view_with_items(n_items=40, n_users=6):
     ds = finalize("t", inter, None, None, rating_min=1, rating_max=5, source="mem", file_hash="h", card={}, stats={})
     split = make_split(ds, "random", 0)
     split = type(split)("random", 0, np.arange(len(inter)), np.array([], dtype=int), np.array([], dtype=int))
-    return TrainView(ds, split, 0)
+    return TrainView.build(ds, split, 0)
 
 
 def score(explainer):
@@ -57,8 +59,8 @@ def score(explainer):
     attrs = [["Action", "Drama"] if k < 10 else ["Drama", "Comedy"] for k in range(view.n_items)]
     rec = OnlyAction(attrs)
     fid = evaluate(rec, explainer, view, list(range(view.n_users)), FidelityConfig(k=3, eps=0.01))
-    out = TextOutputs([], [], [], [], [], extra={"fidelity": fid})
-    return {k: info(k).fn(out) for k in ("pn", "ps", "fns", "pn_lift", "decorative_rate", "pn_global")}, ids
+    out = TextOutputs([], [], [], [], [], fidelity=FidelityResult.from_dict(fid))
+    return {k: value(k, out) for k in ("pn", "ps", "fns", "pn_lift", "decorative_rate", "pn_global")}, ids
 
 
 def test_citing_the_attribute_that_drives_the_score():
@@ -84,6 +86,12 @@ def test_fidelity_columns_for_template_on_movielens(tmp_path, grouplens_dir):
     for k in ("pn", "ps", "fns", "pn_lift", "decorative_rate", "pn_global", "ps_global"):
         assert k in rec["metrics"], (k, rec["skipped_metrics"])
     assert "causal fidelity" in (out / "leaderboard.md").read_text()
+    # per-pair rows live in their own unit file, not in the record; the config records the users asked for
+    fid = rec["provenance"]["explain"]["fidelity"]
+    assert set(fid) == {"config", "pairs"} and fid["config"]["users"] == 10 and "fidelity.json.gz" in rec["units"]
+    with gzip.open(next(out.rglob("fidelity.json.gz")), "rt") as fh:
+        assert len(json.load(fh)["fidelity"]["rows"]) == fid["pairs"] > 0
+    assert rec["provenance"]["options"]["attribute_model"] == "attr-mf"
 
 
 def test_attr_mf_contributions_are_the_intervention_effects(grouplens_dir):
@@ -91,7 +99,7 @@ def test_attr_mf_contributions_are_the_intervention_effects(grouplens_dir):
     from xrbench.data import movielens
 
     ds = movielens.load(path=grouplens_dir)
-    view = TrainView(ds, make_split(ds, "random", 0), 0)
+    view = TrainView.build(ds, make_split(ds, "random", 0), 0)
     rec = AttrMF(max_epochs=3)
     rec.bind(view)
     rec.fit(view)
@@ -129,8 +137,8 @@ def history_scores(explainer):
     iv = HistoryIntervention(OnlyLikedAlpha(), names)
     fid = evaluate(iv, explainer, view, list(range(view.n_users)), FidelityConfig(k=3, eps=0.01))
     assert fid["config"]["intervention"] == "remove-history-items"
-    out = TextOutputs([], [], [], [], [], extra={"fidelity_history": fid})
-    return {k: info(k).fn(out) for k in ("pn_history", "ps_history", "fns_history", "pn_lift_history")}, fid
+    out = TextOutputs([], [], [], [], [], fidelity_history=FidelityResult.from_dict(fid))
+    return {k: value(k, out) for k in ("pn_history", "ps_history", "fns_history", "pn_lift_history")}, fid
 
 
 def test_history_intervention_citing_the_driving_history_item():
@@ -147,7 +155,7 @@ def test_item_knn_history_intervention_on_movielens(grouplens_dir):
     from xrbench.fidelity import HistoryIntervention
 
     ds = movielens.load(path=grouplens_dir)
-    view = TrainView(ds, make_split(ds, "random", 0), 0)
+    view = TrainView.build(ds, make_split(ds, "random", 0), 0)
     knn = ItemKNN(k=5)
     knn.bind(view)
     knn.fit(view)

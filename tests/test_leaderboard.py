@@ -93,20 +93,19 @@ def explain_rec(backbone, bleu4, pairs_hash="h1", batch=32, wall=100.0, name="ll
 
 
 def test_backbone_comparison_table_rows_per_backbone():
-    from xrbench.render import backbone_table
-
     recs = [explain_rec("smollm2-135m", 1.0), explain_rec("gemma3-270m", 2.0, wall=150.0),
             explain_rec("smollm2-135m", 0.5, name="llm-zero-shot"),  # one backbone only: no comparison
             RunRecord("amz", "explain", MethodRef("template", "explainer", {}, "template"), 0, "ok", {"bleu4": 0.1})]
     (b,) = build(recs)
-    assert [(r.explainer, r.backbone) for r in b.backbones] == [("llm-few-shot", "gemma3-270m"),
-                                                                ("llm-few-shot", "smollm2-135m")]
-    head, rows = backbone_table(b)
+    (sec,) = b.sections
+    assert sec.title == "backbone comparison"
+    assert [(r[0], r[1]) for r in sec.rows] == [("llm-few-shot", "gemma3-270m"), ("llm-few-shot", "smollm2-135m")]
+    head, rows = sec.header, sec.rows
     assert head[:3] == ["explainer", "backbone", "bleu4"] and rows[0][-1] == "yes" and rows[0][head.index("wall_s ↓")] == "150.0"
     assert "**backbone comparison**" in render_markdown([b])
     # different scored pairs are flagged
     (b2,) = build([explain_rec("smollm2-135m", 1.0), explain_rec("gemma3-270m", 2.0, pairs_hash="other")])
-    assert all(r[-1] == "no" for r in backbone_table(b2)[1])
+    assert all(r[-1] == "no" for r in b2.sections[0].rows)
 
 
 def test_a_page_includes_the_boards_of_the_suites_it_names(tmp_path):

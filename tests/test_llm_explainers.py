@@ -122,7 +122,7 @@ def test_prompts_differ_only_in_the_stated_attribute(tmp_path, grouplens_dir, ti
     from xrbench.view import TrainView
 
     ds = movielens.load(path=grouplens_dir)
-    view = TrainView(ds, make_split(ds, "random", 0), 0)
+    view = TrainView.build(ds, make_split(ds, "random", 0), 0)
     ex = ZeroShot(backbone=str(tiny_model))
     ex.bind(view)
     ex.fit(view)
@@ -148,7 +148,7 @@ def test_causal_llm_with_fidelity(tmp_path, grouplens_dir, tiny_model, monkeypat
     from xrbench.view import TrainView
 
     ds = movielens.load(path=grouplens_dir)
-    view = TrainView(ds, make_split(ds, "random", 0), 0)
+    view = TrainView.build(ds, make_split(ds, "random", 0), 0)
     ex = CausalLLM(backbone=str(tiny_model))
     ex.bind(view)
     ex.fit(view)
@@ -194,7 +194,7 @@ def test_gemma_is_assembled_from_its_part_packages_without_importing_them(tmp_pa
     import hashlib
     import sys
 
-    from xrbench import generation
+    from xrbench import backbones as generation
     from xrbench.errors import XRBenchError
 
     chunks = [b"GGUF" + bytes([k]) * 1000 for k in range(4)]

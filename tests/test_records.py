@@ -39,3 +39,23 @@ def test_corrupt_record_is_a_clear_error(tmp_path):
     (tmp_path / "record.json").write_text('{"dataset": "x"}')
     with pytest.raises(DataError, match="not a valid xrbench record"):
         read_record(tmp_path / "record.json")
+
+
+def test_records_of_schema_1_load_through_the_migration():
+    """The committed records were written by schema 1: fidelity rows inside provenance. They load as the
+    current schema, without the per-pair rows (those belong in the unit file fidelity.json.gz)."""
+    from xrbench.records import SCHEMA_VERSION, migrate
+    from tests.conftest import REPO
+
+    path = REPO / "leaderboards/fidelity/runs/amazon-2014-5core/explainer/retrieval/seed-0/record.json"
+    raw = json.loads(path.read_text())
+    assert raw["schema_version"] == 1 and raw["provenance"]["explain"]["fidelity"]["rows"]
+    new = migrate(raw)
+    assert new["schema_version"] == SCHEMA_VERSION == 2 and raw["schema_version"] == 1  # input untouched
+    fid = new["provenance"]["explain"]["fidelity"]
+    assert set(fid) == {"config", "pairs"} and fid["pairs"] == len(raw["provenance"]["explain"]["fidelity"]["rows"])
+    rec = read_record(path)
+    assert rec.schema_version == 2 and rec.metrics == raw["metrics"]
+    assert "rows" not in rec.provenance["explain"]["fidelity"]
+    with pytest.raises(ValueError, match="newer"):
+        migrate({**raw, "schema_version": 99})

