@@ -12,12 +12,16 @@ import numpy as np
 
 from xrbench.baselines.explainers import item_reasons
 from xrbench.baselines.training import fit_early_stopping
+from xrbench.params import Param
 from xrbench.protocols import Recommender
 from xrbench.view import TrainView
 
 
 class AttrMF(Recommender):
     needs = ("ratings", ("item_attributes", "text"))
+    param_rules = {"dim": Param(ge=1), "lr": Param(gt=0), "reg": Param(ge=0), "item_reg": Param(ge=0),
+                   "attr_reg": Param(ge=0), "n_aspects": Param(ge=1), "batch_size": Param(ge=1),
+                   "max_epochs": Param(ge=1), "patience": Param(ge=1)}
 
     @classmethod
     def default_params(cls) -> dict[str, Any]:

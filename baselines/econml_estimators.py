@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from xrbench.errors import XRBenchError
+from xrbench.params import Param
 from xrbench.protocols import CausalEstimator
 
 
@@ -80,16 +81,12 @@ class DRLearner(_EconML):
     pseudo-outcomes need a regularised final stage; a boosted one fits their noise."""
 
     FINALS = ("ridge", "linear", "gbm")
+    # propensities are clipped to [min_propensity, 1 - min_propensity]
+    param_rules = {"min_propensity": Param(ge=0, lt=0.5), "final": Param(choices=FINALS)}
 
     @classmethod
     def default_params(cls) -> dict[str, Any]:
         return {"min_propensity": 0.05, "final": "ridge"}
-
-    def __init__(self, **params: Any) -> None:
-        super().__init__(**params)
-        if self.params["final"] not in self.FINALS:
-            raise XRBenchError(f"dr-learner: param final must be one of {', '.join(self.FINALS)}, "
-                               f"not {self.params['final']!r}")
 
     @property
     def has_interval(self) -> bool:  # type: ignore[override]
@@ -119,6 +116,8 @@ class LinearDML(_EconML):
 
 class CausalForestDML(_EconML):
     has_interval = True
+    # EconML grows the forest in subforests of 4 trees (for its intervals): a multiple of 4
+    param_rules = {"n_estimators": Param(ge=4, multiple_of=4)}
 
     @classmethod
     def default_params(cls) -> dict[str, Any]:

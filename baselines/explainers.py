@@ -8,6 +8,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from xrbench import aspects
+from xrbench.params import Param
 from xrbench.protocols import Explainer, Explanation
 from xrbench.view import TrainView
 
@@ -39,6 +40,7 @@ class Template(Explainer):
     (falling back to the most mentioned aspects overall)."""
 
     needs = (("item_attributes", "text"),)
+    param_rules = {"n_reasons": Param(ge=1)}
 
     @classmethod
     def default_params(cls) -> dict[str, Any]:
@@ -70,6 +72,7 @@ class NeighbourTemplate(Explainer):
 
     needs = ("item_titles",)
     reference = "item-knn"  # the registered recommender whose neighbourhoods the explanation cites
+    param_rules = {"n_reasons": Param(ge=1)}
 
     @classmethod
     def default_params(cls) -> dict[str, Any]:
@@ -159,6 +162,8 @@ class RetrievalEmbed(Retrieval):
     TF-IDF: the user's profile is the mean embedding of the sentences mined from their training reviews
     (the mean over all training sentences for a user without one); the item's training sentence with the
     highest cosine to it is returned."""
+
+    param_rules = {"batch_size": Param(ge=1)}
 
     @classmethod
     def default_params(cls) -> dict[str, Any]:

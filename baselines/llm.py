@@ -17,6 +17,7 @@ import numpy as np
 from xrbench import generation
 from xrbench.aspects import tokens as word_tokens
 from xrbench.baselines.explainers import item_reasons
+from xrbench.params import Param
 from xrbench.protocols import Explainer, Explanation
 from xrbench.view import TrainView
 
@@ -41,12 +42,22 @@ def title_in(title: str, text: str) -> bool:
 class LLMExplainer(Explainer):
     needs = (("item_attributes", "text"),)
     shots_default = 0
+    # backbone: a packaged name (xrbench.backbones.PACKAGED), a transformers model id or a local folder
+    param_rules = {"shots": Param(ge=0), "history": Param(ge=0), "n_features": Param(ge=0),
+                   "example_words": Param(ge=1), "max_new_tokens": Param(ge=1), "batch_size": Param(ge=1),
+                   "gen_seed": Param(ge=0, le=2**32 - 1), "profile": Param(choices=("auto", True, False))}
 
     @classmethod
     def default_params(cls) -> dict[str, Any]:
         return {"backbone": "smollm2-135m", "shots": cls.shots_default, "history": 3, "n_features": 3,
                 "example_words": 25, "max_new_tokens": 32, "batch_size": 8, "do_sample": False, "gen_seed": 0,
                 "profile": "auto"}
+
+    def preflight(self) -> None:
+        """Before any work: the backbone can be had (installed package, local folder, cache, or online)."""
+        from xrbench.backbones import check_available
+
+        check_available(str(self.params["backbone"]))
 
     # -- context ------------------------------------------------------------------------------------
     def fit(self, view: TrainView) -> None:

@@ -8,11 +8,15 @@ from typing import Any
 import numpy as np
 
 from xrbench.baselines.training import fit_early_stopping
+from xrbench.params import Param
 from xrbench.protocols import Recommender
 from xrbench.view import TrainView
 
 
 class BiasedMF(Recommender):
+    param_rules = {"dim": Param(ge=1), "lr": Param(gt=0), "reg": Param(ge=0), "bias_reg": Param(ge=0),
+                   "batch_size": Param(ge=1), "max_epochs": Param(ge=1), "patience": Param(ge=1)}
+
     @classmethod
     def default_params(cls) -> dict[str, Any]:
         return {"dim": 64, "lr": 0.005, "reg": 0.05, "bias_reg": 0.005, "batch_size": 1024, "max_epochs": 60,

@@ -6,6 +6,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from xrbench.params import Param
 from xrbench.protocols import Recommender
 from xrbench.view import TrainView
 
@@ -39,6 +40,8 @@ def fit_biases(u: np.ndarray, i: np.ndarray, r: np.ndarray, n_users: int, n_item
 
 class Bias(Recommender):
     """b_ui = mu + b_u + b_i, regularised (Koren 2010, eq. 2), fitted by alternating least squares."""
+
+    param_rules = {"reg_user": Param(ge=0), "reg_item": Param(ge=0), "iters": Param(ge=1)}
 
     @classmethod
     def default_params(cls) -> dict[str, Any]:
@@ -81,6 +84,8 @@ class ItemKNN(Recommender):
     r_hat(u, i) = b_ui + sum_{j in N_k(i; u)} sim(i, j) e_uj / sum |sim(i, j)|, over the k most
     similar items u rated with positive similarity.
     """
+
+    param_rules = {"k": Param(ge=1), "shrinkage": Param(ge=0), "reg_user": Param(ge=0), "reg_item": Param(ge=0)}
 
     @classmethod
     def default_params(cls) -> dict[str, Any]:

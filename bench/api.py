@@ -12,7 +12,7 @@ import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -22,24 +22,47 @@ from .errors import XRBenchError
 from .render import leaderboard as render_leaderboard
 from .records import RunRecord
 from .registry import load_plugin_file
-from .runner import Outcome, Runner
-from .specs import DatasetSpec, MethodSpec, RunSpec, Suite, load_suite
+from .runner import Outcome, Runner, validate
+from .specs import DatasetSpec, MethodSpec, RunSpec, Suite, check_seeds, load_suite
 
 log = logging.getLogger("xrbench")
 
 
+def _named(value: Any, where: str) -> tuple[str, tuple[tuple[str, Any], ...]]:
+    """A name, or (name, {param: value}) -> (name, sorted params); anything else: one clear error."""
+    if isinstance(value, str) and value:
+        return value, ()
+    if (isinstance(value, (tuple, list)) and len(value) == 2 and isinstance(value[0], str) and value[0]
+            and isinstance(value[1], Mapping)):
+        params = {str(k): tuple(v) if isinstance(v, list) else v for k, v in value[1].items()}
+        return value[0], tuple(sorted(params.items()))
+    raise XRBenchError(f"{where}: expected a name or (name, {{param: value}}), got {value!r}")
+
+
+def _as_list(x: Any) -> Any:
+    """A sequence (list, tuple, range, array) as a list; anything else as it is (refused by the check)."""
+    if isinstance(x, (str, bytes, Mapping)):
+        return x
+    try:
+        return list(x)
+    except TypeError:
+        return x
+
+
 def _method(kind: str, m: Any) -> MethodSpec:
-    if isinstance(m, str):
-        return MethodSpec(kind, m)
-    name, params = m
-    return MethodSpec(kind, name, tuple(sorted(params.items())))
+    name, params = _named(m, f"Experiment {kind}")
+    return MethodSpec(kind, name, params)
+
+
+def _kind_and_method(value: Any) -> tuple[str, Any]:
+    if isinstance(value, (tuple, list)) and len(value) == 2 and isinstance(value[0], str):
+        return value[0], value[1]
+    raise XRBenchError(f"Experiment methods: expected (kind, name) or (kind, (name, {{param: value}})), got {value!r}")
 
 
 def _dataset(d: Any) -> DatasetSpec:
-    if isinstance(d, str):
-        return DatasetSpec(d)
-    name, params = d
-    return DatasetSpec(name, tuple(sorted(params.items())))
+    name, params = _named(d, "Experiment datasets")
+    return DatasetSpec(name, params)
 
 
 @dataclass
@@ -57,14 +80,28 @@ class Experiment:
     out: Path | None = None
 
     def suite(self) -> Suite:
+        for what in ("recommenders", "explainers", "estimators", "methods"):
+            if isinstance(getattr(self, what), (str, Mapping)):
+                raise XRBenchError(f"Experiment {what}: expected a list, got {getattr(self, what)!r}")
         methods = ([_method("recommender", m) for m in self.recommenders] +
                    [_method("explainer", m) for m in self.explainers] +
                    [_method("estimator", m) for m in self.estimators] +
-                   [_method(kind, m) for kind, m in self.methods])
+                   [_method(*_kind_and_method(km)) for km in self.methods])
         if not methods:
             raise XRBenchError("an experiment needs at least one recommender, explainer or estimator")
-        return Suite("experiment", tuple(_dataset(d) for d in self.datasets), tuple(methods), tuple(self.seeds),
-                     tuple((t, tuple(k)) for t, k in self.metrics.items())).with_options(**self.options)
+        if isinstance(self.datasets, str) or not self.datasets:
+            raise XRBenchError(f"Experiment datasets: expected a list of dataset names, got {self.datasets!r}")
+        if not isinstance(self.options, Mapping):
+            raise XRBenchError(f"Experiment options: expected a mapping of option names to values, got "
+                               f"{self.options!r}")
+        metrics = []
+        for t, keys in dict(self.metrics).items():
+            if isinstance(keys, str) or not all(isinstance(k, str) for k in keys):
+                raise XRBenchError(f"Experiment metrics['{t}']: expected a list of metric keys, got {keys!r}")
+            metrics.append((t, tuple(keys)))
+        return Suite("experiment", tuple(_dataset(d) for d in self.datasets), tuple(methods),
+                     check_seeds(_as_list(self.seeds), "Experiment seeds"),
+                     tuple(metrics)).with_options(**self.options)
 
     def run(self, out: str | Path = "results", **kw: Any) -> list[RunRecord]:
         self.out = Path(out)
@@ -79,8 +116,11 @@ class Experiment:
 def run_specs(specs: list[RunSpec], *, out: str | Path = "results", device: str = "auto",
               data_path: Sequence[str] | None = None, overwrite: str = "never", strict: bool = False,
               allow_download: bool = True, progress: bool = True) -> list[Outcome]:
+    if not specs:
+        raise XRBenchError("nothing to run: no (dataset, method, seed) combination")
     single = specs[0].dataset.name if len({s.dataset.name for s in specs}) == 1 and strict else None
     paths = DataPaths.from_args(list(data_path or []), single_dataset=single, allow_download=allow_download)
+    validate(specs, paths)  # every input error, before any work (a predefined split: the dataset's folds too)
     return Runner(Path(out), device=device, paths=paths, overwrite=overwrite, strict=strict).run(specs, progress)
 
 
@@ -92,7 +132,7 @@ def run(suite: str | Path | Suite = "quick", *, out: str | Path = "results", see
         load_plugin_file(p)
     s = suite if isinstance(suite, Suite) else load_suite(str(suite))
     if seeds is not None:
-        s = dataclasses.replace(s, seeds=tuple(seeds))
+        s = dataclasses.replace(s, seeds=check_seeds(_as_list(seeds), "seeds"))
     outcomes = run_specs(s.runs(), out=out, device=device, data_path=data_path, overwrite=overwrite,
                          progress=progress)
     return [o.record for o in outcomes if o.record is not None]

@@ -91,6 +91,39 @@ def resolve(name: str) -> tuple[str, str | None, str]:
     return name, None, f"hub-{name.replace('/', '--')}"
 
 
+def check_available(name: str) -> None:
+    """Fail fast, before any work, on a backbone that cannot be had: a packaged one whose package is not
+    installed, or a hub id that is neither a local folder nor in the Hugging Face cache while offline
+    (``HF_HUB_OFFLINE``/``TRANSFORMERS_OFFLINE`` set, or huggingface.co not even resolvable) — instead of
+    transformers retrying the network for a minute and the run being stored as failed."""
+    import os
+    import socket
+
+    if name in PACKAGED:
+        module, _, how = PACKAGED[name]
+        if _package_dir(module) is None:
+            raise XRBenchError(f"backbone '{name}' needs its model package: {how}")
+        return
+    if Path(name).exists():
+        return
+    try:
+        from huggingface_hub import try_to_load_from_cache
+        if isinstance(try_to_load_from_cache(name, "config.json"), str):
+            return
+    except Exception:  # an invalid repo id, or no huggingface_hub: let the loader say what is wrong
+        return
+    offline = any(os.environ.get(v, "").lower() in ("1", "true", "yes") for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    if not offline:
+        try:
+            socket.getaddrinfo("huggingface.co", 443)
+        except OSError:
+            offline = True
+    if offline:
+        raise XRBenchError(f"backbone '{name}' is not a local folder and not in the Hugging Face cache, and the hub "
+                           "cannot be reached (offline); use a packaged backbone (smollm2-135m, gemma3-270m) or the "
+                           "path of a downloaded model folder")
+
+
 @dataclass
 class Backbone:
     name: str

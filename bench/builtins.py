@@ -10,6 +10,10 @@ _TASKS = {
                 "explainer"),
     "estimate": ("xrbench.tasks.estimate:EstimateTask", "CATE estimation on a semi-synthetic benchmark", "estimator"),
 }
+# what each dataset can offer (a method needing anything else is refused before loading or generating it)
+_ML, _TEXT = ("ratings", "item_attributes", "item_titles", "user_attributes"), ("ratings", "text")
+_CAPABILITIES = {"ml-100k": _ML, "amazon-2014-5core": _TEXT, "amazon-2018-5core": _TEXT, "amazon-2023": _TEXT,
+                 "nlg4rs": _TEXT, "ml100k-semisynth": ("treatment",), "smoke-reviews": _TEXT}
 _DATASETS = {
     "ml-100k": ("xrbench.data.movielens:load", "MovieLens-100K ratings, genres, user demographics", "rating"),
     "amazon-2014-5core": ("xrbench.data.amazon:load_2014", "Amazon reviews 2014 5-core (default category "
@@ -18,6 +22,8 @@ _DATASETS = {
     "amazon-2023": ("xrbench.data.amazon:load_2023", "Amazon reviews 2023 (JSONL)", "rating"),
     "nlg4rs": ("xrbench.data.nlg4rs:load", "an NLG4RS folder (reviews.pickle + fold index files) via --data-path",
                "rating"),
+    "smoke-reviews": ("xrbench.data.smoke:load", "360 made-up reviews shipped with xrbench (smoke suite, CI)",
+                      "rating"),
     "ml100k-semisynth": ("xrbench.data.semisynth:load", "semi-synthetic CATE benchmark on ML-100K covariates "
                          "(spec v1)", "causal"),
 }
@@ -62,7 +68,7 @@ _ESTIMATORS = {
 for _name, (_target, _desc, _kind) in _TASKS.items():
     register_lazy("task", _name, _target, description=_desc, method_kind=_kind)
 for _name, (_target, _desc, _task) in _DATASETS.items():
-    register_lazy("dataset", _name, _target, description=_desc, task=_task)
+    register_lazy("dataset", _name, _target, description=_desc, task=_task, capabilities=_CAPABILITIES[_name])
 for _kind, _table in (("recommender", _RECOMMENDERS), ("explainer", _EXPLAINERS), ("estimator", _ESTIMATORS)):
     for _name, (_target, _desc) in _table.items():
         register_lazy(_kind, _name, _target, description=_desc)

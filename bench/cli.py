@@ -8,38 +8,50 @@ import argparse
 from dataclasses import replace
 import json
 import logging
+import os
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, NoReturn, Sequence
 
 from .errors import XRBenchError
 
 log = logging.getLogger("xrbench")
 
 
-def _params(values: Sequence[str] | None) -> dict[str, Any]:
-    import yaml
+def _params(values: Sequence[str] | None, flag: str = "--param") -> dict[str, Any]:
+    """``KEY=VALUE`` strings, each value read as the user means it (``64`` an int, ``1e-3`` a float, ``true`` a
+    bool, ``[a, b]`` a list, else the text; see :func:`xrbench.params.parse_value`). Types and ranges are
+    checked later, against what the method, option or dataset declares."""
+    from .params import parse_value
 
     out: dict[str, Any] = {}
     for v in values or []:
         k, sep, raw = v.partition("=")
-        if not sep or not k:
-            raise XRBenchError(f"--param expects KEY=VALUE, got '{v}'")
-        out[k] = yaml.safe_load(raw)
+        k = k.strip()
+        if not sep or not k or not raw.strip():
+            raise XRBenchError(f"{flag} expects KEY=VALUE, got {v!r}")
+        if k in out:
+            raise XRBenchError(f"{flag} {k} is given twice ({k}={out[k]!r} and {v!r}); give it once")
+        out[k] = parse_value(raw.strip())
     return out
 
 
 def _write_leaderboards(out: Path) -> str:
-    from .data.io import atomic_write_text
+    """The md, csv and html leaderboards of ``out``, written together: all rendered, then all written to
+    temporary files, then all renamed (a kill or an error leaves the previous three as they were)."""
+    from .boardfiles import write_together
     from .leaderboard import build
     from .records import iter_records
     from .render import render_csv, render_html, render_markdown
 
     boards = build([r for _, r in iter_records(out)])  # (the records of a plugin task need its --plugin)
     md = render_markdown(boards)
-    atomic_write_text(out / "leaderboard.md", md)
-    atomic_write_text(out / "leaderboard.csv", render_csv(boards))
-    atomic_write_text(out / "leaderboard.html", render_html(boards))
+    files = {out / "leaderboard.md": md, out / "leaderboard.csv": render_csv(boards),
+             out / "leaderboard.html": render_html(boards)}
+    try:
+        write_together(files)
+    except OSError as exc:
+        raise XRBenchError(f"{exc.filename or out}: could not write the leaderboard ({exc.strerror or exc})") from None
     return md
 
 
@@ -58,13 +70,21 @@ def _adhoc_methods(a: argparse.Namespace) -> list[tuple[str, str]]:
 
 def _run_options(a: argparse.Namespace) -> dict[str, Any]:
     """The task options set on the command line (--split, --k, --sample/--full, --fidelity, --option K=V)."""
-    opts = {**_params(a.option), "split": a.split, "k": a.k, "sample": a.sample, "fidelity": a.fidelity}
-    opts = {k: v for k, v in opts.items() if v is not None}
-    from .specs import option_keys
+    flags = {"split": a.split, "k": a.k, "sample": a.sample, "fidelity": a.fidelity}
+    given = _params(a.option, "--option")
+    both = sorted(set(given) & {n for n, v in flags.items() if v is not None})
+    if both:
+        raise XRBenchError(f"--option {both[0]}=... and --{both[0]} both set option '{both[0]}'; give it once")
+    if a.full and (a.sample is not None or "sample" in given):
+        raise XRBenchError("--full (every test pair) and --sample N contradict each other; give one")
+    opts = {**given, **{k: v for k, v in flags.items() if v is not None}}
+    from .specs import check_options, option_keys
     unknown = sorted(set(opts) - set(option_keys()))
     if unknown:
         raise XRBenchError(f"--option: unknown option(s) {', '.join(unknown)}; options are "
                            f"{', '.join(sorted(option_keys()))}")
+    for k, v in opts.items():  # types and ranges, before any work (e.g. --sample 0, --fidelity -3)
+        check_options({k: v}, "--option" if k in given else f"--{k}")
     if a.full:
         opts["sample"] = None
     return opts
@@ -73,7 +93,7 @@ def _run_options(a: argparse.Namespace) -> dict[str, Any]:
 def cmd_run(a: argparse.Namespace) -> int:
     from .api import run_specs
     from .registry import load_plugin_file
-    from .specs import DatasetSpec, MethodSpec, Suite, load_suite
+    from .specs import DatasetSpec, MethodSpec, Suite, _freeze, check_seeds, load_suite
 
     for p in a.plugin or []:
         load_plugin_file(p)
@@ -82,24 +102,32 @@ def cmd_run(a: argparse.Namespace) -> int:
         raise XRBenchError("use either --suite or --dataset with --recommender/--explainer/--estimator, not both")
     params = _params(a.param)
     options = _run_options(a)
+    seeds = check_seeds(a.seeds, "--seeds") if a.seeds is not None else None
     if a.suite or not (a.dataset or adhoc):
+        for flag, value in (("--param", a.param), ("--dataset-param", a.dataset_param), ("--metrics", a.metrics)):
+            if value:
+                raise XRBenchError(f"{flag} applies to an ad-hoc run (--dataset with --recommender, ...); a suite "
+                                   "file sets params and metrics per dataset and method")
         suite = load_suite(a.suite or "quick")
-        if a.seeds is not None:
-            suite = replace(suite, seeds=tuple(a.seeds))
+        if seeds is not None:
+            suite = replace(suite, seeds=seeds)
         strict = False
     else:
         if not a.dataset or not adhoc:
             raise XRBenchError("an ad-hoc run needs --dataset and at least one of --recommender, --explainer, "
                                "--estimator (or --method KIND:NAME)")
-        dparams = tuple(sorted(_params(a.dataset_param).items()))
-        methods = tuple(MethodSpec(kind, n, tuple(sorted(params.items()))) for kind, n in adhoc)
+        dparams = _freeze(_params(a.dataset_param, "--dataset-param"))
+        methods = tuple(MethodSpec(kind, n, _freeze(params)) for kind, n in adhoc)
         tasks_of = {m.task for m in methods}
         suite = Suite("adhoc", tuple(DatasetSpec(d, dparams) for d in a.dataset), methods,
-                      tuple(a.seeds if a.seeds is not None else [0]),
+                      seeds if seeds is not None else (0,),
                       tuple((t, tuple(a.metrics)) for t in tasks_of) if a.metrics else ())
         strict = True
     specs = suite.with_options(**options).runs()
     out = Path(a.out)
+    if a.quiet:  # no generation progress bars either
+        from . import generation
+        generation.SHOW_PROGRESS = False
     outcomes = run_specs(specs, out=out, device=a.device, data_path=a.data_path, overwrite=a.overwrite,
                          strict=strict, allow_download=not a.no_download, progress=not a.quiet)
     ran = sum(o.action == "ran" for o in outcomes)
@@ -155,7 +183,15 @@ def cmd_data_inspect(a: argparse.Namespace) -> int:
         raise XRBenchError(f"'{a.name}' is a generated causal task; it has no interactions to inspect")
     info = ds.inspect()
     if a.json:
-        print(json.dumps(info, indent=2))
+        import math
+
+        def finite(v: Any) -> Any:  # JSON has no NaN or Infinity: an unknown number is null
+            if isinstance(v, float) and not math.isfinite(v):
+                return None
+            if isinstance(v, dict):
+                return {k: finite(x) for k, x in v.items()}
+            return [finite(x) for x in v] if isinstance(v, (list, tuple)) else v
+        print(json.dumps(finite(info), indent=2, allow_nan=False))
     else:
         for k, v in info.items():
             print(f"{k:>20}: {v}")
@@ -186,13 +222,17 @@ def _load_plugins(files: Sequence[str] | None) -> None:
 
 
 def cmd_leaderboard(a: argparse.Namespace) -> int:
-    from .data.io import atomic_write_text
+    from .boardfiles import write_together
     from .render import leaderboard
 
     _load_plugins(a.plugin)
-    text = leaderboard(Path(a.results), a.format)
+    text = leaderboard(Path(a.results), a.format, a.skip_bad)
     if a.output:
-        atomic_write_text(Path(a.output), text)
+        out = Path(a.output)
+        try:
+            write_together({out: text})
+        except OSError as exc:  # a read-only folder, a directory, a parent that is a file, a full disk
+            raise XRBenchError(f"{out}: could not write the leaderboard ({exc.strerror or exc})") from None
     else:
         sys.stdout.write(text)
     return 0
@@ -203,7 +243,7 @@ def cmd_rescore(a: argparse.Namespace) -> int:
 
     _load_plugins(a.plugin)
     keys = [k.strip() for k in (a.metrics or "").split(",") if k.strip()]
-    n = rescore(Path(a.results), keys)
+    n = rescore(Path(a.results), keys, a.skip_bad)
     print(f"rescored {a.results}: {n} record(s) changed")
     return 0
 
@@ -216,16 +256,27 @@ def cmd_score(a: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``xrbench: error: <message> (see 'xrbench <command> --help')``, exit 2
+    (its subcommand parsers are of this class too)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"xrbench: error: {' '.join(message.split())} (see '{self.prog} --help')\n")
+
+
 def parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    p = argparse.ArgumentParser(prog="xrbench", description="Benchmark harness for explainable recommendation.")
+    p = _Parser(prog="xrbench", description="Benchmark harness for explainable recommendation.")
     p.add_argument("--version", action="version", version=f"xrbench {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = p.add_subparsers(dest="command", required=True)
     _add_run(sub)
     _add_list_and_data(sub)
     _add_scoring(sub)
+    from .cli_ci import add_ci, add_submit_env
+    add_ci(sub)
+    add_submit_env(sub)
     return p
 
 
@@ -293,6 +344,7 @@ def _add_scoring(sub: Any) -> None:
     lb.add_argument("--format", default="md", choices=["md", "csv", "latex", "html"])
     lb.add_argument("--output", help="write to this file (atomically) instead of stdout")
     lb.add_argument("--plugin", action="append", metavar="FILE.py", help="a plugin defining a task or metric")
+    lb.add_argument("--skip-bad", action="store_true", help="leave out corrupt records with a warning")
     lb.set_defaults(fn=cmd_leaderboard)
 
     rs = sub.add_parser("rescore", help="recompute metrics from the saved per-unit outputs")
@@ -300,6 +352,7 @@ def _add_scoring(sub: Any) -> None:
     rs.add_argument("--metrics", metavar="K1,K2", help="also compute these metrics (e.g. ones registered after "
                     "the run, by a --plugin)")
     rs.add_argument("--plugin", action="append", metavar="FILE.py", help="a plugin defining a task or metric")
+    rs.add_argument("--skip-bad", action="store_true", help="leave out records with corrupt records or unit files")
     rs.set_defaults(fn=cmd_rescore)
 
     sc = sub.add_parser("score", help="score explanation files against references")
@@ -315,13 +368,28 @@ def _add_scoring(sub: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        try:
+            return _main(argv)
+        finally:
+            sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+    except BrokenPipeError:  # e.g. ``xrbench list metric | head``: stdout closed early; quiet, as Unix tools are
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # what is still buffered goes nowhere at exit
+        except (OSError, ValueError):
+            pass
+        return 0
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="xrbench: %(message)s", stream=sys.stderr)
     try:
         return int(args.fn(args) or 0)
     except XRBenchError as exc:
-        print(f"xrbench: error: {exc}", file=sys.stderr)
+        print(f"xrbench: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("xrbench: interrupted; completed records are kept, rerun the same command to resume",

@@ -18,6 +18,7 @@ from typing import Any, Sequence
 
 from .backbones import Backbone, load  # noqa: F401  (generation.load(name) is the explainers' entry point)
 from .data.io import cache_dir
+from .errors import XRBenchError
 
 log = logging.getLogger("xrbench")
 
@@ -40,14 +41,41 @@ class GenConfig:
 
 
 class GenerationCache:
-    """SQLite: (model key, prompt sha256, settings) -> text, new tokens, seconds."""
+    """SQLite: (model key, prompt sha256, settings) -> text, new tokens, seconds.
 
-    def __init__(self, path: Path | None = None) -> None:
+    A corrupt or foreign file (not a database, or a ``gen`` table of another shape) is moved aside as
+    ``NAME.corrupt-<time>`` with one warning and a new cache is built; a cache locked by another process is
+    waited on for ``timeout`` seconds, then the error names the file."""
+
+    COLUMNS = ["model", "prompt", "settings", "text", "tokens", "seconds"]
+
+    def __init__(self, path: Path | None = None, timeout: float = 30.0) -> None:
         self.path = path or cache_dir() / "generations.sqlite"
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path)
-        self.db.execute("CREATE TABLE IF NOT EXISTS gen (model TEXT, prompt TEXT, settings TEXT, text TEXT, "
-                        "tokens INTEGER, seconds REAL, PRIMARY KEY (model, prompt, settings))")
+        try:
+            self.db = self._open(timeout)
+        except sqlite3.DatabaseError as exc:
+            if "locked" in str(exc):
+                raise XRBenchError(f"{self.path}: the generation cache is locked by another process ({exc}); "
+                                   "wait for it to finish, or point XRBENCH_CACHE elsewhere") from None
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
+            log.warning("%s: not a usable generation cache (%s); moved aside to %s, starting a new one",
+                        self.path, exc, aside.name)
+            self.path.replace(aside)
+            self.db = self._open(timeout)
+
+    def _open(self, timeout: float) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=timeout)
+        try:
+            db.execute("CREATE TABLE IF NOT EXISTS gen (model TEXT, prompt TEXT, settings TEXT, text TEXT, "
+                       "tokens INTEGER, seconds REAL, PRIMARY KEY (model, prompt, settings))")
+            cols = [r[1] for r in db.execute("PRAGMA table_info(gen)")]
+            if cols != self.COLUMNS:
+                raise sqlite3.DatabaseError(f"table 'gen' has columns {cols}, expected {self.COLUMNS}")
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
 
     @staticmethod
     def _h(prompt: str) -> str:
@@ -105,6 +133,7 @@ def shared_prefix_len(seqs: Sequence[Sequence[int]]) -> int:
     return max(n, 0)
 
 
+SHOW_PROGRESS = True  # the CLI's -q turns every generation progress bar off
 MIN_PREFIX = 16  # shorter shared prefixes are not worth a cache copy per batch
 
 
@@ -190,7 +219,8 @@ def generate(bb: Backbone, prompts: Sequence[str], cfg: GenConfig, cache: Genera
     prefix = _shared_prefix(bb, ids, todo)
     if cfg.do_sample:
         torch.manual_seed(cfg.seed)
-    bar = tqdm(total=len(todo), desc=f"generating ({bb.name})", unit="text", disable=not progress, leave=False)
+    bar = tqdm(total=len(todo), desc=f"generating ({bb.name})", unit="text", disable=not (progress and SHOW_PROGRESS),
+               leave=False)
     for start in range(0, len(todo), cfg.batch_size):
         idx = todo[start:start + cfg.batch_size]
         new, dt = _generate_batch(bb, [ids[i] for i in idx], prefix, cfg, stop)

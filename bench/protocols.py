@@ -4,16 +4,24 @@ Each declares ``needs``: the dataset capabilities it requires (``ratings``, ``te
 ``item_attributes``, ``user_attributes``, ``treatment``). A tuple inside ``needs`` means "any of
 these". The runner checks ``needs`` against the dataset before fitting and refuses an incompatible
 pair with one clear message.
+
+Each declares its params once: ``default_params()`` holds every param and its default (the param's type is the
+default's), and ``param_rules`` adds what the type alone does not say (ranges, choices), merged along the class
+hierarchy. ``Method.__init__`` and the runner's ``validate`` (before any work) check every given param against
+``param_specs()``: an int where a float belongs is converted; 2.5 for an int, 1 for a bool, nan or inf, a value
+out of range or not among the choices is refused with one line naming the method, the param, the value and
+what is allowed.
 """
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 
 from .errors import IncompatibleError
+from .params import Param, check_values
 from .view import TrainView
 
 Needs = tuple["str | tuple[str, ...]", ...]
@@ -31,18 +39,31 @@ def check_needs(kind: str, name: str, needs: Needs, have: frozenset[str], datase
 
 class Method(ABC):
     needs: ClassVar[Needs] = ()
+    #: ranges/choices of params beyond the type of their default, e.g. ``{"dim": Param(ge=1)}``; a subclass's
+    #: rules are added to its parents' (see :meth:`param_specs`)
+    param_rules: ClassVar[dict[str, Param]] = {}
 
     def __init__(self, **params: Any) -> None:
-        unknown = set(params) - set(self.default_params())
-        if unknown:
-            from .errors import XRBenchError
-            raise XRBenchError(f"{type(self).__name__}: unknown parameter(s) {sorted(unknown)}; "
-                               f"known: {sorted(self.default_params())}")
-        self.params = {**self.default_params(), **params}
+        self.params = {**self.default_params(), **self.check_params(params)}
 
     @classmethod
     def default_params(cls) -> dict[str, Any]:
+        """Every param and its default (the one place defaults live)."""
         return {}
+
+    @classmethod
+    def param_specs(cls) -> dict[str, Param]:
+        """Each param's :class:`Param`: the type of its default, and the ranges/choices of ``param_rules``."""
+        rules: dict[str, Param] = {}
+        for klass in reversed(cls.__mro__):
+            rules.update(vars(klass).get("param_rules") or {})
+        return {name: rules.get(name, Param()).typed_like(default) for name, default in cls.default_params().items()}
+
+    @classmethod
+    def check_params(cls, params: Mapping[str, Any], where: str | None = None) -> dict[str, Any]:
+        """The given params checked and converted to their declared types (defaults not filled in); unknown
+        names, wrong types, non-finite numbers and values out of range raise XRBenchError."""
+        return check_values(params, cls.param_specs(), where or cls.__name__, "param", cls.default_params())
 
     def bind(self, view: TrainView) -> None:
         """Called by the runner before ``fit``: gives the base class's helpers the training view."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import platform
+import re
 import resource
 import subprocess
 import sys
@@ -53,6 +54,46 @@ def resolve_device(device: str) -> str:
         return "cuda" if torch.cuda.is_available() else "cpu"
     except ImportError:
         return "cpu"
+
+
+def method_source(cls: type) -> dict[str, Any]:
+    """What code a method is: a built-in's module and the xrbench version; a plugin's module, file name,
+    the file's sha256 and, when it comes from an installed package, that package's name and version.
+    (A file name, never its folder: records carry no machine paths.)"""
+    import hashlib
+
+    module = cls.__module__
+    out: dict[str, Any] = {"module": module, "class": cls.__qualname__}
+    if module.startswith("xrbench."):
+        out["xrbench"] = __version__
+        return out
+    file = getattr(sys.modules.get(module), "__file__", None)
+    if file and Path(file).is_file():
+        out["file"] = Path(file).name
+        out["sha256"] = hashlib.sha256(Path(file).read_bytes()).hexdigest()
+    dists = metadata.packages_distributions().get(module.split(".")[0])
+    if dists:
+        out["package"] = dists[0]
+        try:
+            out["version"] = metadata.version(dists[0])
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+_PATH = re.compile(r"(?<![\w.~-])/(?:[^\s/:,'\"]+/)+([^\s/:,'\"]+)")
+
+
+def portable(value: Any) -> Any:
+    """``value`` with every absolute path replaced by its last component (records carry no machine paths:
+    a dataset's or model's identity is its name plus the hash stored beside it)."""
+    if isinstance(value, str):
+        return _PATH.sub(r"\1", value)
+    if isinstance(value, dict):
+        return {k: portable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [portable(v) for v in value]
+    return value
 
 
 def base(device: str) -> dict[str, Any]:

@@ -15,9 +15,9 @@ import re
 import sys
 from pathlib import Path
 
-from .data.io import atomic_write_text
+from .boardfiles import write_together
 from .leaderboard import build, groups
-from .render import RENDERERS, render_markdown
+from .render import RENDERERS, render_markdown, section_table
 from .records import iter_records
 
 BLOCK = re.compile(r"(<!-- leaderboard:([\w.-]+)/([\w.\[\]=,-]+)/([\w ()-]+) -->\n)(.*?)(<!-- /leaderboard -->)", re.S)
@@ -30,7 +30,7 @@ def suites(root: Path) -> list[Path]:
 @functools.lru_cache(maxsize=None)
 def boards_of(suite_dir: Path) -> list:
     """The boards of one committed suite (built once per publish run)."""
-    return build([r for _, r in iter_records(suite_dir / "runs")])
+    return [dataclasses.replace(b, suite=suite_dir.name) for b in build([r for _, r in iter_records(suite_dir / "runs")])]
 
 
 def page_boards(suite: Path) -> list:
@@ -64,8 +64,7 @@ def readme_block(root: Path, suite: str, dataset: str, group: str) -> str:
     for b in boards:  # a task's extra table (e.g. "backbone comparison")
         for sec in b.sections:
             if sec.title == group:
-                from tabulate import tabulate
-                return tabulate(sec.rows, headers=sec.header, tablefmt="github", disable_numparse=True) + "\n"
+                return section_table(sec) + "\n"
     for b in boards:
         for g, keys in groups(b):
             if g == group:
@@ -96,8 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         for p in stale:
             print(f"stale: {p} (regenerate with: python -m xrbench.publish)")
         return 1 if stale else 0
+    write_together({p: want[p] for p in stale})  # all or none: a page never disagrees with its csv
     for p in stale:
-        atomic_write_text(p, want[p])
         print(f"wrote {p}")
     return 0
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import difflib
 import importlib
 import importlib.util
+import logging
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +23,7 @@ from .errors import UnknownNameError, XRBenchError
 
 KINDS = ("dataset", "task", "metric")  # and the method kind of each registered task ("recommender", ...)
 ENTRY_POINT_GROUP = "xrbench.plugins"
+log = logging.getLogger("xrbench")
 
 
 @dataclass
@@ -47,6 +50,7 @@ class Entry:
 class Registry:
     def __init__(self) -> None:
         self._entries: dict[str, dict[str, Entry]] = {k: {} for k in KINDS}
+        self._broken: set[str] = set()  # entry points that failed to import (warned once)
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -121,13 +125,20 @@ class Registry:
         """Import ``xrbench.plugins`` entry points (all of them, or only the one named ``only``)."""
         from importlib.metadata import entry_points
 
+        if os.environ.get("XRBENCH_NO_ENTRY_POINTS"):  # e.g. the tests: never see the user's installed plugins
+            return
         for ep in entry_points(group=ENTRY_POINT_GROUP):
             if only is not None and ep.name != only:
                 continue
             try:
                 ep.load()
             except Exception as exc:  # a broken third-party plugin must not break the harness
-                raise XRBenchError(f"plugin entry point '{ep.name}' ({ep.value}) failed to load: {exc}") from exc
+                msg = f"plugin entry point '{ep.name}' ({ep.value}) failed to load: {type(exc).__name__}: {exc}"
+                if only is not None:  # the user named it: that is an error
+                    raise XRBenchError(msg + "; fix or uninstall that package") from None
+                if ep.name not in self._broken:
+                    self._broken.add(ep.name)
+                    log.warning("%s; left out (it is used only if you name it)", msg)
 
 
 REGISTRY = Registry()

@@ -5,6 +5,7 @@ import csv
 import html
 import io
 import json
+import re
 from pathlib import Path
 
 from tabulate import tabulate
@@ -12,6 +13,79 @@ from tabulate import tabulate
 from .leaderboard import DASH, FOOTER, Board, cell_text, fmt_number, groups, header, seeds_line, task_title
 from .metrics import info
 from .tasks import Section
+
+
+# -- escaping ----------------------------------------------------------------------------------------
+# Every string that reaches a leaderboard may come from a user or a plugin (dataset labels with their
+# parameters, method labels, task names, metric keys and groups, notes such as error messages, section
+# titles and rows): each format escapes it for its context, in one pass.
+
+_SURROGATES = re.compile("[\ud800-\udfff]")  # lone surrogates (from JSON) cannot be encoded as UTF-8
+_BREAKS = re.compile("\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")  # every str.splitlines() boundary
+_CONTROLS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")  # (after _BREAKS; tab stays)
+
+
+def _clean(s: object) -> str:
+    return _SURROGATES.sub("\ufffd", str(s))
+
+
+def _control_picture(m: re.Match) -> str:
+    c = ord(m.group())
+    return chr(0x2400 + c) if c < 0x20 else ("\u2421" if c == 0x7f else "\ufffd")
+
+
+# Markdown: backslash escapes for what would start emphasis, code, strikethrough, math, a link or end a
+# table cell; entities for what would start raw HTML or an entity; "_" only where it could emphasise
+# (GFM never does inside a word, so metric keys like tokens_per_s stay as they are); "]" only before
+# "(" or "[" (an inline or reference link); line breaks become spaces (a row is one line) and control
+# characters visible symbols (Markdown is printed to terminals).
+_MD_SPECIAL = re.compile(r"[\\`*~|$#<>&]|\](?=[(\[])|(?<![^\W_])_|_(?![^\W_])")
+_MD_ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+
+
+def md_escape(s: object) -> str:
+    """``s`` as literal text of one Markdown table cell, heading or paragraph line."""
+    s = _CONTROLS.sub(_control_picture, _BREAKS.sub(" ", _clean(s)))
+    return _MD_SPECIAL.sub(lambda m: _MD_ENTITIES.get(m.group(), "\\" + m.group()), s)
+
+
+# CSV: a text cell that a spreadsheet would read as a formula gets a leading "'" (so does one that starts
+# with "'" itself, so that dropping one leading "'" always gives the text back). Numeric columns are not
+# text cells: their values (negative numbers included) are written as they are.
+_CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "'", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def csv_text(s: object) -> str:
+    s = _clean(s)
+    return "'" + s if s.startswith(_CSV_FORMULA_START) else s
+
+
+# LaTeX: one pass over the string (an escape's own backslash and braces are never escaped again).
+_TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
+        "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "<": r"\textless{}",
+        ">": r"\textgreater{}", "|": r"\textbar{}", "[": "{[}", "]": "{]}",  # "{[}": never a \\[<length>]
+        "—": "---", "↓": r"$\downarrow$", "±": r"$\pm$"}
+_TEX_SPECIAL = re.compile("|".join(map(re.escape, _TEX)))
+
+
+def _latex_escape(s: object) -> str:
+    s = _CONTROLS.sub("", _BREAKS.sub(" ", _clean(s).replace("\t", " ")))
+    return _TEX_SPECIAL.sub(lambda m: _TEX[m.group()], s)
+
+
+# HTML: text and quoted attribute values (html.escape with quote=True: & < > " '); JSON inside a
+# <script> element with < > & U+2028 U+2029 as \uXXXX escapes (never "</script>" or "<!--").
+def _h(s: object) -> str:
+    return html.escape(_clean(s).replace("\x00", "\ufffd"), quote=True)
+
+
+_JSON_IN_SCRIPT = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def json_for_script(obj: object) -> str:
+    """``obj`` as JSON that is safe inside an HTML ``<script>`` element and parses back to ``obj``."""
+    text = json.dumps(obj)
+    return re.sub("[<>&\u2028\u2029]", lambda m: _JSON_IN_SCRIPT[m.group()], _clean(text))
 
 
 def _rows(b: Board, keys: list[str], wrap: dict[str, tuple[str, str]], esc=lambda s: s) -> list[list[str]]:
@@ -28,70 +102,107 @@ def _rows(b: Board, keys: list[str], wrap: dict[str, tuple[str, str]], esc=lambd
     return rows
 
 
+def md_table(rows: list[list[str]], headers: list[str]) -> str:
+    """A GitHub Markdown table of already escaped cells."""
+    return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
+
+
+def section_table(sec: Section) -> str:
+    """A task's extra table as a Markdown table, every cell escaped (also the README blocks use it)."""
+    return md_table([[md_escape(c) for c in row] for row in sec.rows], [md_escape(h) for h in sec.header])
+
 
 def section_markdown(sec: Section) -> list[str]:
     """A task's extra table (e.g. the backbone comparison) as Markdown lines."""
-    title = f"**{sec.title}**" + (f" ({sec.note})" if sec.note else "")
-    return [title + "\n", tabulate(sec.rows, headers=sec.header, tablefmt="github", disable_numparse=True), ""]
+    title = f"**{md_escape(sec.title)}**" + (f" ({md_escape(sec.note)})" if sec.note else "")
+    return [title + "\n", section_table(sec), ""]
 
 
 def render_markdown(boards: list[Board]) -> str:
     parts = []
     for b in boards:
-        parts.append(f"## {b.title}\n")
+        parts.append(f"## {md_escape(b.title)}\n")
         for group, keys in groups(b):
-            parts.append(f"**{group}**\n")
-            parts.append(tabulate(_rows(b, keys, {"best": ("**", "**"), "tie": ("*", "*")}),
-                                  headers=["method", *map(header, keys), "avg rank"], tablefmt="github",
-                                  disable_numparse=True))
+            parts.append(f"**{md_escape(group)}**\n")
+            parts.append(md_table(_rows(b, keys, {"best": ("**", "**"), "tie": ("*", "*")}, md_escape),
+                                  ["method", *(md_escape(header(k)) for k in keys), "avg rank"]))
             parts.append("")
         for sec in b.sections:
             parts += section_markdown(sec)
-        parts.append(f"{FOOTER} {seeds_line(b)} Avg rank: over the ranked columns of the table a method has.")
+        parts.append(f"{FOOTER} {seeds_line(b)} Avg rank: over all ranked columns of the table (a method missing "
+                     "one has none).")
         for i, note in enumerate(b.notes, start=1):
-            parts.append(f"[{i}] {note}")
+            parts.append(f"[{i}] {md_escape(note)}")
         parts.append("")
     return "\n".join(parts).rstrip() + "\n"
 
 
+class _CsvRows:
+    """csv.writer rows ending in "\\n" whose cells with a "\\r" or a "\\n" are quoted (the csv module quotes
+    only the characters of its line terminator: with "\\n" alone, a bare "\\r" in a cell would end the row
+    for a reader)."""
+
+    def __init__(self, out: io.StringIO) -> None:
+        self.out, self.line = out, io.StringIO()
+        self.w = csv.writer(self.line, lineterminator="\r\n")
+
+    def writerow(self, row: list) -> None:
+        self.line.seek(0)
+        self.line.truncate()
+        self.w.writerow(row)
+        self.out.write(self.line.getvalue()[:-2] + "\n")
+
+
 def render_csv(boards: list[Board]) -> str:
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["task", "dataset", "method", "metric", "mean", "ci_low", "ci_high", "std", "n_seeds", "best",
-                "tie_with_best", "lower_is_better", "note"])
+    w = _CsvRows(buf)
+    w.writerow(["suite", "task", "dataset", "method", "metric", "mean", "ci_low", "ci_high", "std", "n_seeds", "best",
+                "tie_with_best", "mark", "lower_is_better", "note"])
     for b in boards:
         for k in b.keys:
             for meth in b.methods:
                 c = b.cells[(meth, k)]
                 ci = c.interval() if c.values else None
                 foot = b.missing.get((meth, k))
-                w.writerow([b.task, b.dataset, meth, k, repr(c.mean) if c.values else "",
-                            repr(ci[0]) if ci else "", repr(ci[1]) if ci else "",
-                            repr(c.std) if c.values else "", len(c.values), int(meth == b.best(k)),
-                            int(c.tie_with_best), int(info(k).lower_is_better), b.notes[foot - 1] if foot else ""])
+                w.writerow([csv_text(b.suite), csv_text(b.task), csv_text(b.dataset), csv_text(meth), csv_text(k),
+                            repr(c.mean) if c.values else "", repr(ci[0]) if ci else "", repr(ci[1]) if ci else "",
+                            repr(c.std) if c.values else "", len(c.values), int(c.mark == "best"),
+                            int(c.tie_with_best), c.mark, int(info(k).lower_is_better),
+                            csv_text(b.notes[foot - 1]) if foot else ""])
     return buf.getvalue()
 
 
-def _latex_escape(s: str) -> str:
-    for a, z in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"), ("#", r"\#"),
-                 ("_", r"\_"), ("{", r"\{"), ("}", r"\}"), ("~", r"\textasciitilde{}"), ("^", r"\^{}")):
-        s = s.replace(a, z)
-    return s.replace("—", "---").replace("↓", r"$\downarrow$").replace("±", r"$\pm$")
+LATEX_KEY = (r"Bold: best; italic: not significantly different from the best (paired on seed and unit, "
+             r"Holm-adjusted, 5\%); \dag: not testable against the best. Brackets: 95\% interval (one seed: "
+             r"bootstrap over units; more: $t$-interval over seeds). [n]: the notes below the table.")
+
+
+def _latex_table(caption: str, head: list[str], body: list[list[str]], notes: list[str]) -> list[str]:
+    """One booktabs table scaled to the text width (adjustbox), its notes set under it."""
+    cols = "l" + "r" * (len(head) - 1)
+    lines = [r"\begin{table}[t]", r"\centering", r"\small", r"\begin{adjustbox}{max width=\textwidth}",
+             rf"\begin{{tabular}}{{{cols}}}", r"\toprule", " & ".join(head) + r" \\", r"\midrule",
+             *(" & ".join(r) + r" \\" for r in body), r"\bottomrule", r"\end{tabular}", r"\end{adjustbox}"]
+    if notes:
+        lines += [r"\par\smallskip\begin{minipage}{\textwidth}\footnotesize",
+                  *(rf"[{i}] {n}\par" for i, n in notes), r"\end{minipage}"]
+    return lines + [rf"\caption{{{caption}}}", r"\end{table}", ""]
 
 
 def render_latex(boards: list[Board]) -> str:
-    parts = ["% generated by xrbench; needs \\usepackage{booktabs}"]
+    parts = ["% generated by xrbench; needs \\usepackage{booktabs,adjustbox}"]
     for b in boards:
+        notes = [(i, _latex_escape(n)) for i, n in enumerate(b.notes, start=1)]
         for group, keys in groups(b):
-            cols = "l" + "r" * (len(keys) + 1)
-            head = " & ".join(["method", *[_latex_escape(header(k)) for k in keys], "avg rank"])
-            body = [" & ".join(r) + r" \\" for r in
-                    _rows(b, keys, {"best": (r"\textbf{", "}"), "tie": (r"\textit{", "}")}, _latex_escape)]
-            caption = _latex_escape(f"{b.title}: {group}. {seeds_line(b)}")
-            parts += [r"\begin{table}[t]", r"\centering", r"\small", rf"\begin{{tabular}}{{{cols}}}", r"\toprule",
-                      head + r" \\", r"\midrule", *body, r"\bottomrule", r"\end{tabular}",
-                      rf"\caption{{{caption} Bold: best; italic: not significantly different from the best "
-                      r"(paired bootstrap, 95\%). Brackets: 95\% interval.}", r"\end{table}", ""]
+            head = ["method", *[_latex_escape(header(k)) for k in keys], "avg rank"]
+            body = _rows(b, keys, {"best": (r"\textbf{", "}"), "tie": (r"\textit{", "}")}, _latex_escape)
+            body = [[c.replace("†", r"\dag{}") for c in row] for row in body]
+            caption = _latex_escape(f"{b.title}: {group}. {seeds_line(b)}") + " " + LATEX_KEY
+            parts += _latex_table(caption, head, body, notes)
+        for sec in b.sections:
+            caption = _latex_escape(f"{b.title}: {sec.title}" + (f" ({sec.note})" if sec.note else ""))
+            parts += _latex_table(caption, [_latex_escape(h) for h in sec.header],
+                                  [[_latex_escape(c).replace("†", r"\dag{}") for c in row] for row in sec.rows], [])
     return "\n".join(parts)
 
 
@@ -104,7 +215,7 @@ th,td{padding:.3rem .6rem;border-bottom:1px solid #eee;text-align:right;white-sp
 th:first-child,td:first-child{text-align:left}
 th{cursor:pointer;background:#f6f6f8;user-select:none}
 th[aria-sort=ascending]::after{content:" ▲"}th[aria-sort=descending]::after{content:" ▼"}
-td.best{font-weight:700}td.tie{font-style:italic}.ci{color:#777;font-size:.8em}
+td.best{font-weight:700}td.tie{font-style:italic}td.untestable{color:#666}.ci{color:#777;font-size:.8em}
 .note{color:#555;font-size:.85rem;margin:.2rem 0}.controls{margin:1rem 0}
 svg{border:1px solid #eee;background:#fff}svg text{font-size:11px}
 """
@@ -164,12 +275,12 @@ def _svg_plot(b: Board) -> str:
     sx = lambda v: P + (v - x0) / (x1 - x0) * (W - 2 * P)  # noqa: E731
     sy = lambda v: H - P - (v - y0) / (y1 - y0) * (H - 2 * P)  # noqa: E731
     out = [f'<svg class="plot" width="{W}" height="{H}" role="img" '
-           f'aria-label="{html.escape(yk)} against {html.escape(xk)}">',
+           f'aria-label="{_h(yk)} against {_h(xk)}">',
            f'<line x1="{P}" y1="{H - P}" x2="{W - P}" y2="{H - P}" stroke="#999"/>',
            f'<line x1="{P}" y1="{P}" x2="{P}" y2="{H - P}" stroke="#999"/>',
-           f'<text x="{W / 2}" y="{H - 12}" text-anchor="middle">{html.escape(header(xk))}</text>',
+           f'<text x="{W / 2}" y="{H - 12}" text-anchor="middle">{_h(header(xk))}</text>',
            f'<text x="14" y="{H / 2}" transform="rotate(-90 14 {H / 2})" text-anchor="middle">'
-           f'{html.escape(header(yk))}</text>',
+           f'{_h(header(yk))}</text>',
            f'<text x="{P}" y="{H - P + 14}" text-anchor="middle">{fmt_number(x0)}</text>',
            f'<text x="{W - P}" y="{H - P + 14}" text-anchor="middle">{fmt_number(x1)}</text>',
            f'<text x="{P - 4}" y="{H - P}" text-anchor="end">{fmt_number(y0)}</text>',
@@ -182,8 +293,8 @@ def _svg_plot(b: Board) -> str:
             out.append(f'<line x1="{sx(x):.1f}" y1="{sy(ciy[0]):.1f}" x2="{sx(x):.1f}" y2="{sy(ciy[1]):.1f}" '
                        'stroke="#9bb"/>')
         out.append(f'<circle class="point" cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="4" fill="#2a6f97">'
-                   f'<title>{html.escape(m)}: {xk}={fmt_number(x)}, {yk}={fmt_number(y)}</title></circle>')
-        out.append(f'<text x="{sx(x) + 6:.1f}" y="{sy(y) - 6:.1f}">{html.escape(m)}</text>')
+                   f'<title>{_h(m)}: {_h(xk)}={fmt_number(x)}, {_h(yk)}={fmt_number(y)}</title></circle>')
+        out.append(f'<text x="{sx(x) + 6:.1f}" y="{sy(y) - 6:.1f}">{_h(m)}</text>')
     out.append("</svg>")
     return "".join(out)
 
@@ -192,46 +303,46 @@ def render_html(boards: list[Board]) -> str:
     datasets = sorted({b.dataset for b in boards})
     tasks = list(dict.fromkeys(b.task for b in boards))
     body = ['<div class="controls">Dataset <select id="f-dataset"><option value="">all</option>',
-            *[f'<option value="{html.escape(d)}">{html.escape(d)}</option>' for d in datasets],
+            *[f'<option value="{_h(d)}">{_h(d)}</option>' for d in datasets],
             '</select> Task <select id="f-task"><option value="">all</option>',
-            *[f'<option value="{html.escape(t)}">{html.escape(task_title(t))}</option>' for t in tasks],
+            *[f'<option value="{_h(t)}">{_h(task_title(t))}</option>' for t in tasks],
             "</select></div>"]
     for b in boards:
-        body.append(f'<section class="board" data-task="{html.escape(b.task)}" '
-                    f'data-dataset="{html.escape(b.dataset)}">')
-        body.append(f"<h2>{html.escape(b.title)}</h2>")
+        body.append(f'<section class="board" data-task="{_h(b.task)}" '
+                    f'data-dataset="{_h(b.dataset)}">')
+        body.append(f"<h2>{_h(b.title)}</h2>")
         body.append(_svg_plot(b))
         for group, keys in groups(b):
-            body.append(f"<h3>{html.escape(group)}</h3><table><thead><tr><th>method</th>"
-                        + "".join(f'<th title="{html.escape(info(k).doc.splitlines()[0] if info(k).doc else k)}">'
-                                  f"{html.escape(header(k))}</th>" for k in keys)
+            body.append(f"<h3>{_h(group)}</h3><table><thead><tr><th>method</th>"
+                        + "".join(f'<th title="{_h(info(k).doc.splitlines()[0] if info(k).doc else k)}">'
+                                  f"{_h(header(k))}</th>" for k in keys)
                         + "<th>avg rank</th></tr></thead><tbody>")
             for meth in b.methods:
-                tds = [f"<td>{html.escape(meth)}</td>"]
+                tds = [f"<td>{_h(meth)}</td>"]
                 for k in keys:
                     c = b.cells[(meth, k)]
                     text, mark = cell_text(b, meth, k)
                     value = repr(c.mean) if c.values else ""
                     ci = c.interval() if c.values else None
-                    shown = html.escape(text.split(" [")[0] if ci else text)
+                    shown = _h(text.split(" [")[0] if ci else text)
                     if ci:
                         shown += f' <span class="ci">[{fmt_number(ci[0])}, {fmt_number(ci[1])}]</span>'
-                    tds.append(f'<td class="{mark}" data-value="{value}">{shown}</td>')
+                    tds.append(f'<td class="{mark}" data-value="{_h(value)}">{shown}</td>')
                 rank = b.avg_rank(meth, keys)
                 tds.append(f'<td data-value="{"" if rank is None else rank}">{DASH if rank is None else f"{rank:.2f}"}'
                            "</td>")
                 body.append("<tr>" + "".join(tds) + "</tr>")
             body.append("</tbody></table>")
         for sec in b.sections:
-            body.append(f'<h3>{html.escape(sec.title)}</h3><table class="section"><thead><tr>'
-                        + "".join(f"<th>{html.escape(h)}</th>" for h in sec.header) + "</tr></thead><tbody>"
-                        + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+            body.append(f'<h3>{_h(sec.title)}</h3><table class="section"><thead><tr>'
+                        + "".join(f"<th>{_h(h)}</th>" for h in sec.header) + "</tr></thead><tbody>"
+                        + "".join("<tr>" + "".join(f"<td>{_h(c)}</td>" for c in row) + "</tr>"
                                   for row in sec.rows) + "</tbody></table>")
         plain = FOOTER.replace("**Bold**", "Bold").replace("*italic*", "italic")
-        body.append(f'<p class="note">{html.escape(plain)} {html.escape(seeds_line(b))}</p>')
-        body += [f'<p class="note">[{i}] {html.escape(n)}</p>' for i, n in enumerate(b.notes, start=1)]
+        body.append(f'<p class="note">{_h(plain)} {_h(seeds_line(b))}</p>')
+        body += [f'<p class="note">[{i}] {_h(n)}</p>' for i, n in enumerate(b.notes, start=1)]
         body.append("</section>")
-    meta = json.dumps({"boards": len(boards), "datasets": datasets})
+    meta = json_for_script({"boards": len(boards), "datasets": datasets})
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>xrbench leaderboard</title>"
             f"<style>{_CSS}</style><script>{_JS}</script></head><body><h1>xrbench leaderboard</h1>"
             f"<script type=\"application/json\" id=\"meta\">{meta}</script>" + "\n".join(body) + "</body></html>\n")
@@ -240,7 +351,7 @@ def render_html(boards: list[Board]) -> str:
 RENDERERS = {"md": render_markdown, "csv": render_csv, "latex": render_latex, "html": render_html}
 
 
-def leaderboard(results_dir: Path, fmt: str = "md") -> str:
+def leaderboard(results_dir: Path, fmt: str = "md", skip_bad: bool = False) -> str:
     """The leaderboard of every record under ``results_dir`` in format ``fmt`` (md, csv, latex, html)."""
     from .errors import XRBenchError
     from .leaderboard import build
@@ -248,7 +359,7 @@ def leaderboard(results_dir: Path, fmt: str = "md") -> str:
 
     if fmt not in RENDERERS:
         raise XRBenchError(f"unknown leaderboard format '{fmt}'; use one of {', '.join(RENDERERS)}")
-    records = [r for _, r in iter_records(Path(results_dir))]
+    records = [r for _, r in iter_records(Path(results_dir), skip_bad)]
     if not records:
         raise XRBenchError(f"{results_dir}: no result records found (run 'xrbench run' with --out here first)")
     return RENDERERS[fmt](build(records))

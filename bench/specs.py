@@ -10,6 +10,22 @@ from typing import Any
 import yaml
 
 from .errors import XRBenchError
+from .params import Param, load_yaml, yaml_error_line
+
+_SAFE = re.compile(r"[A-Za-z0-9_.=,\[\]-]{1,120}")
+
+
+def folder_name(label: str) -> str:
+    """A folder name for ``label``, one to one: the label itself when it is a plain name (letters, digits,
+    ``_ . = , [ ] -``, not starting with a dot, at most 120 characters), else a readable slug plus ``~``
+    and a hash of the exact label (``~`` never occurs in a plain name, so two labels never share a folder)."""
+    if _SAFE.fullmatch(label) and not label.startswith("."):
+        return label
+    import hashlib
+
+    slug = re.sub(r"[^A-Za-z0-9_.=,\[\]-]+", "_", label).lstrip(".")[:60] or "_"
+    return f"{slug}~{hashlib.sha256(label.encode('utf-8')).hexdigest()[:12]}"
+
 
 def _label(name: str, params: tuple[tuple[str, Any], ...]) -> str:
     if not params:
@@ -60,6 +76,7 @@ class RunSpec:
     seed: int
     metrics: tuple[str, ...] | None = None  # None: the task's default metrics
     options: tuple[tuple[str, Any], ...] = ()  # run options as given (split, k, sample, ...); defaults: the task's
+    suite: str = ""  # the suite this run belongs to (recorded in provenance; the leaderboards' suite column)
 
     def task_options(self) -> Any:
         """The options of this run's task (its typed dataclass, defaults filled in)."""
@@ -67,8 +84,8 @@ class RunSpec:
         return for_kind(self.method.kind).options.from_mapping(dict(self.options), f"run {self.method.label}")
 
     def folder(self, out: Path) -> Path:
-        safe = lambda s: re.sub(r"[^A-Za-z0-9_.=,\[\]-]+", "_", s)  # noqa: E731
-        return out / "runs" / safe(self.dataset.label) / self.method.kind / safe(self.method.label) / f"seed-{self.seed}"
+        return (out / "runs" / folder_name(self.dataset.label) / folder_name(self.method.kind)
+                / folder_name(self.method.label) / f"seed-{self.seed}")
 
 
 @dataclass(frozen=True)
@@ -81,13 +98,15 @@ class Suite:
     options: tuple[tuple[str, Any], ...] = ()  # run options the suite sets (split, k, sample, fidelity, ...)
 
     def with_options(self, **values: Any) -> Suite:
-        """A copy with these options set (``None`` values are left as they were)."""
-        merged = {**dict(self.options), **{k: v for k, v in values.items() if v is not None}}
+        """A copy with these options set, each checked (type, range) by the tasks that declare it. ``None`` is a
+        value too (``sample=None``: every test pair, as ``--full``); leave an option out to keep the suite's."""
+        check_options(values, "options")
+        merged = {**dict(self.options), **values}
         return replace(self, options=tuple(sorted(merged.items())))
 
     def runs(self) -> list[RunSpec]:
         per_task = dict(self.metrics)
-        return [RunSpec(d, m, s, per_task.get(m.task), self.options)
+        return [RunSpec(d, m, s, per_task.get(m.task), self.options, self.name)
                 for d in self.datasets for m in self.methods for s in self.seeds]
 
 
@@ -102,52 +121,160 @@ def option_keys() -> dict[str, list[str]]:
     return out
 
 
-def _entry(value: Any, where: str) -> tuple[str, dict[str, Any], bool]:
-    if isinstance(value, str):
+def check_options(values: dict[str, Any], source: str) -> None:
+    """Each option's type and range, checked by every task that declares it (one clear line)."""
+    from .tasks import all_tasks
+
+    known = option_keys()
+    unknown = sorted(map(str, set(values) - set(known)))
+    if unknown:
+        raise XRBenchError(f"{source}: unknown option(s) {', '.join(unknown)}; options are "
+                           f"{', '.join(sorted(known))}")
+    for t in all_tasks():
+        t.options.from_mapping(values, source)
+
+
+#: seeds are ints in [0, 2**32 - 1]: numpy, scikit-learn and torch all accept them
+SEED = Param(int, ge=0, le=2**32 - 1)
+
+
+def check_seeds(seeds: Any, where: str) -> tuple[int, ...]:
+    """A non-empty list of seeds, each an integer in [0, 2**32 - 1]."""
+    if not isinstance(seeds, (list, tuple)) or not seeds:
+        raise XRBenchError(f"{where}: seeds must be a non-empty list of integers >= 0 (e.g. [0, 1, 2]), "
+                           f"got {_show(seeds)}")
+    return tuple(SEED.check(s, "seed", where) for s in seeds)
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+_ENTRY_KEYS = {"datasets": ("name", "params", "optional"), "methods": ("name", "params")}
+
+
+def _entry(value: Any, where: str, what: str) -> tuple[str, dict[str, Any], bool]:
+    if isinstance(value, str) and value:
         return value, {}, False
-    if isinstance(value, dict) and isinstance(value.get("name"), str):
-        params = dict(value.get("params") or {})
-        return value["name"], params, bool(value.get("optional", False))
-    raise XRBenchError(f"{where}: expected a name or a mapping with 'name' (and optional 'params'), got {value!r}")
+    if isinstance(value, dict) and isinstance(value.get("name"), str) and value["name"]:
+        unknown = sorted(map(str, set(value) - set(_ENTRY_KEYS[what])))
+        if unknown:
+            raise XRBenchError(f"{where}: unknown key(s) {unknown}; an entry has {', '.join(_ENTRY_KEYS[what])}")
+        params = value.get("params")
+        if params is None:
+            params = {}
+        if not isinstance(params, dict):
+            raise XRBenchError(f"{where}.params: must be a mapping of parameter names to values "
+                               f"(e.g. {{dim: 64}}), got {_show(params)}")
+        optional = value.get("optional", False)
+        if not isinstance(optional, bool):
+            raise XRBenchError(f"{where}.optional: must be true or false, got {_show(optional)}")
+        return value["name"], {str(k): v for k, v in params.items()}, optional
+    raise XRBenchError(f"{where}: expected a name or a mapping with 'name' (and optional 'params'), "
+                       f"got {_show(value)}")
+
+
+def _check_method_params(kind: str, name: str, params: dict[str, Any], where: str) -> None:
+    """A suite entry's params against the method's declared types and ranges, naming the file and the entry
+    (an unknown name is left to the runner's validate, which suggests close matches)."""
+    from .errors import UnknownNameError
+    from .registry import REGISTRY
+
+    try:
+        cls = REGISTRY.get(kind, name)
+    except UnknownNameError:
+        return
+    if hasattr(cls, "check_params"):
+        cls.check_params(params, f"{where}: {kind} '{name}'")
+
+
+def _list(data: dict, key: str, source: str, example: str) -> list:
+    value = data.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise XRBenchError(f"{source}: {key}: must be a list (e.g. {key}: {example}), got {_show(value)}")
+    return value
 
 
 def parse_suite(data: Any, source: str) -> Suite:
     if not isinstance(data, dict):
-        raise XRBenchError(f"{source}: a suite file must be a YAML mapping")
+        raise XRBenchError(f"{source}: a suite file must be a YAML mapping (keys name, datasets, methods, ...), "
+                           f"got {_show(data)}")
     options = option_keys()
     unknown = set(data) - {"name", "description", "datasets", "methods", "seeds", "metrics"} - set(options)
     if unknown:
-        raise XRBenchError(f"{source}: unknown suite key(s) {sorted(unknown)}; suite keys are name, description, "
-                           f"datasets, methods, seeds, metrics and the task options {', '.join(sorted(options))}")
+        raise XRBenchError(f"{source}: unknown suite key(s) {sorted(map(str, unknown))}; suite keys are name, "
+                           f"description, datasets, methods, seeds, metrics and the task options "
+                           f"{', '.join(sorted(options))}")
+    for key in ("name", "description"):
+        if key in data and not isinstance(data[key], str):
+            raise XRBenchError(f"{source}: {key}: must be a string, got {_show(data[key])}")
     datasets = []
-    for i, d in enumerate(data.get("datasets") or []):
-        name, params, optional = _entry(d, f"{source}: datasets[{i}]")
+    for i, d in enumerate(_list(data, "datasets", source, "[ml-100k]")):
+        name, params, optional = _entry(d, f"{source}: datasets[{i}]", "datasets")
         datasets.append(DatasetSpec(name, _freeze(params), optional))
-    from .tasks import method_kinds
+    from .tasks import all_tasks, method_kinds
 
     methods = []
-    for kind, entries in (data.get("methods") or {}).items():
+    given_methods = data.get("methods") or {}
+    if not isinstance(given_methods, dict):
+        raise XRBenchError(f"{source}: methods: must be a mapping of method kinds to lists of methods "
+                           f"(e.g. methods: {{recommender: [bias]}}), got {_show(given_methods)}")
+    for kind, entries in given_methods.items():
         if kind not in method_kinds():
             raise XRBenchError(f"{source}: methods.{kind}: unknown kind; use one of {', '.join(method_kinds())}")
+        if entries is not None and not isinstance(entries, list):
+            raise XRBenchError(f"{source}: methods.{kind}: must be a list (e.g. {kind}: [NAME, "
+                               f"{{name: NAME, params: {{...}}}}]), got {_show(entries)}")
         for i, m in enumerate(entries or []):
-            name, params, _ = _entry(m, f"{source}: methods.{kind}[{i}]")
+            where = f"{source}: methods.{kind}[{i}]"
+            name, params, _ = _entry(m, where, "methods")
+            _check_method_params(kind, name, params, where)
             methods.append(MethodSpec(kind, name, _freeze(params)))
     if not datasets or not methods:
         raise XRBenchError(f"{source}: a suite needs at least one dataset and one method")
-    seeds = data.get("seeds", [0, 1, 2])
-    if not isinstance(seeds, list) or not all(isinstance(s, int) for s in seeds):
-        raise XRBenchError(f"{source}: seeds must be a list of integers")
-    metrics = tuple((task, tuple(keys)) for task, keys in (data.get("metrics") or {}).items())
+    seeds = check_seeds(data.get("seeds", [0, 1, 2]), f"{source}: seeds")
+    given_metrics = data.get("metrics") or {}
+    if not isinstance(given_metrics, dict):
+        raise XRBenchError(f"{source}: metrics: must be a mapping of tasks to lists of metric keys "
+                           f"(e.g. metrics: {{recommend: [rmse]}}), got {_show(given_metrics)}")
+    tasks = {t.name for t in all_tasks()}
+    metrics = []
+    for task, keys in given_metrics.items():
+        if task not in tasks:
+            raise XRBenchError(f"{source}: metrics.{task}: unknown task; use one of {', '.join(sorted(tasks))}")
+        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+            raise XRBenchError(f"{source}: metrics.{task}: must be a list of metric keys, got {_show(keys)}")
+        metrics.append((task, tuple(keys)))
     given = tuple(sorted((k, v) for k, v in data.items() if k in options))
-    suite = Suite(str(data.get("name", Path(source).stem)), tuple(datasets), tuple(methods), tuple(seeds), metrics,
-                  given)
-    for spec in suite.runs()[:len(suite.methods) * len(suite.datasets)]:
-        spec.task_options()  # type-checks the options each task reads (one clear line)
-    return suite
+    check_options(dict(given), source)  # each option's type and range (one clear line naming the file)
+    return Suite(data.get("name", Path(source).stem), tuple(datasets), tuple(methods), seeds, tuple(metrics), given)
 
 
 def builtin_suites() -> list[str]:
     return sorted(p.name[:-5] for p in resources.files("xrbench.suites").iterdir() if p.name.endswith(".yaml"))
+
+
+def read_yaml_file(p: Path) -> Any:
+    """A user's YAML file, or one XRBenchError line (unreadable, not UTF-8, or not YAML: line and column)."""
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise XRBenchError(f"{p}: cannot read the file ({exc.strerror or exc})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise XRBenchError(f"{p}: not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}); "
+                           "save the file as UTF-8") from None
+    try:
+        return load_yaml(text)
+    except yaml.YAMLError as exc:
+        raise XRBenchError(f"{p}: not valid YAML: {yaml_error_line(exc)}") from None
+    except RecursionError:
+        raise XRBenchError(f"{p}: not valid YAML: nested too deeply") from None
 
 
 def load_suite(name_or_path: str) -> Suite:
@@ -156,11 +283,7 @@ def load_suite(name_or_path: str) -> Suite:
     if p.suffix in (".yaml", ".yml") or p.exists():
         if not p.is_file():
             raise XRBenchError(f"{p}: suite file not found")
-        try:
-            data = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise XRBenchError(f"{p}: not valid YAML ({exc})") from None
-        return parse_suite(data, str(p))
+        return parse_suite(read_yaml_file(p), str(p))
     if name_or_path not in builtin_suites():
         import difflib
         close = difflib.get_close_matches(name_or_path, builtin_suites(), n=3)
@@ -168,4 +291,4 @@ def load_suite(name_or_path: str) -> Suite:
         raise XRBenchError(f"unknown suite '{name_or_path}'.{hint} Built-in suites: {', '.join(builtin_suites())}; "
                            "or pass the path of a YAML file")
     text = resources.files("xrbench.suites").joinpath(f"{name_or_path}.yaml").read_text(encoding="utf-8")
-    return parse_suite(yaml.safe_load(text), f"suite '{name_or_path}'")
+    return parse_suite(load_yaml(text), f"suite '{name_or_path}'")

@@ -9,13 +9,16 @@ corpus-level metrics get exact replicates.
 
 The resampling depends only on (dataset, seed, metric key, unit ids): two methods scored on the same
 units get the same resamples (common random numbers), which makes their replicates paired, so the
-leaderboard runs a paired bootstrap test from the records alone.
+leaderboard runs paired tests from the records alone (the bootstrap within one seed; over several seeds,
+a t test that adds the seed-to-seed variance: see the seeds section below).
 """
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
+import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -108,3 +111,103 @@ def percentile_interval(reps: np.ndarray) -> tuple[float, float] | None:
 
 def ratio(cols: np.ndarray) -> np.ndarray:
     return cols[:, 0] / cols[:, 1]
+
+
+# -- seeds: intervals and paired tests with two levels of variation ---------------------------------
+# A method's score varies with the units scored (users, pairs: the within-seed bootstrap above) and with
+# the seed (split, initialisation). With S >= 2 seeds the per-seed values are S draws that carry both;
+# their sample variance s2 estimates the variance of one seed's value, which is never below the
+# within-seed bootstrap variance w, so the variance of the S-seed mean is max(s2, mean w) / S, with a
+# Student t (S - 1 df) for the few seeds. With one seed only the within-seed part is known.
+
+def t_two_sided_p(t: float, df: int) -> float:
+    """P(|T| >= |t|) for Student's t with integer ``df`` >= 1 (closed form, Abramowitz & Stegun
+    26.7.3-4: no scipy import on the leaderboard path)."""
+    theta = math.atan(abs(t) / math.sqrt(df))
+    c2, s = math.cos(theta) ** 2, math.sin(theta)
+    if df % 2:  # odd: (2/pi) (theta + sin cos (1 + 2/3 c2 + 2*4/(3*5) c2^2 + ...))
+        term, acc = 1.0, 1.0 if df > 1 else 0.0
+        for k in range(1, (df - 1) // 2):
+            term *= 2 * k / (2 * k + 1) * c2
+            acc += term
+        inside = 2 / math.pi * (theta + s * math.cos(theta) * acc)
+    else:  # even: sin (1 + 1/2 c2 + 1*3/(2*4) c2^2 + ...)
+        term = acc = 1.0
+        for k in range(1, df // 2):
+            term *= (2 * k - 1) / (2 * k) * c2
+            acc += term
+        inside = s * acc
+    return min(1.0, max(0.0, 1.0 - inside))
+
+
+@functools.lru_cache(maxsize=None)
+def t_critical(df: int, level: float = 0.95) -> float:
+    """The t with P(|T| >= t) = 1 - level (bisection on ``t_two_sided_p``)."""
+    lo, hi = 0.0, 1e6
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if t_two_sided_p(mid, df) > 1 - level else (lo, mid)
+    return (lo + hi) / 2
+
+
+def within_variance(reps: np.ndarray) -> float:
+    """The bootstrap variance of one seed's value (NaN with fewer than 10 finite replicates). Written out:
+    ``np.var``'s overhead dominates on 200 values, and a leaderboard takes tens of thousands."""
+    total = float(reps.sum())
+    if not math.isfinite(total):  # some replicate is not finite (a finite sum means none is)
+        reps = reps[np.isfinite(reps)]
+        total = float(reps.sum())
+    n = len(reps)
+    if n < 10:
+        return math.nan
+    d = reps - total / n
+    return float(d @ d) / (n - 1)
+
+
+def _sample_variance(x: Sequence[float]) -> float:
+    m = sum(x) / len(x)
+    return sum((v - m) ** 2 for v in x) / (len(x) - 1)
+
+
+def seeds_se(values: Sequence[float], within: Sequence[float]) -> float:
+    """Standard error of the mean of S >= 2 per-seed values, each with its within-seed variance."""
+    return math.sqrt(max(_sample_variance(values), sum(within) / len(within)) / len(values))
+
+
+def seeds_interval(values: Sequence[float], within: Sequence[float], level: float = 0.95) -> tuple[float, float] | None:
+    """mean ± t(S - 1) · ``seeds_se`` over S >= 2 seeds (None if a within-seed variance is unknown)."""
+    if len(values) < 2 or not all(math.isfinite(w) for w in within):
+        return None
+    m, half = sum(values) / len(values), t_critical(len(values) - 1, level) * seeds_se(values, within)
+    return m - half, m + half
+
+
+def seeds_p(diffs: Sequence[float], within: Sequence[float]) -> float | None:
+    """Two-sided p of a zero mean difference over S >= 2 common seeds: per-seed differences of two methods'
+    values and the within-seed variances of their paired replicate differences (t with S - 1 df)."""
+    if len(diffs) < 2 or not all(math.isfinite(w) for w in within) or not all(map(math.isfinite, diffs)):
+        return None
+    d, se = sum(diffs) / len(diffs), seeds_se(diffs, within)
+    if se == 0.0:
+        return 1.0 if d == 0.0 else 0.0
+    return t_two_sided_p(d / se, len(diffs) - 1)
+
+
+def bootstrap_p(diff_reps: np.ndarray) -> float | None:
+    """Two-sided paired-bootstrap p of a zero difference, 2 · min(share <= 0, share >= 0), at least 1/B
+    (None with fewer than 10 finite replicates)."""
+    x = diff_reps[np.isfinite(diff_reps)]
+    if len(x) < 10:
+        return None
+    return min(1.0, max(2 * min(float(np.mean(x <= 0)), float(np.mean(x >= 0))), 1 / len(x)))
+
+
+def holm(pvalues: Sequence[float], alpha: float = 0.05) -> list[bool]:
+    """Holm's step-down procedure: which of the m hypotheses are rejected (family-wise error <= alpha)."""
+    order = sorted(range(len(pvalues)), key=lambda i: pvalues[i])
+    out = [False] * len(pvalues)
+    for j, i in enumerate(order):
+        if pvalues[i] > alpha / (len(pvalues) - j):
+            break
+        out[i] = True
+    return out

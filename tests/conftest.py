@@ -25,6 +25,8 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     # Keep the semisynth mu0 cache across tests, but never touch the user's home cache.
     cache = tmp_path_factory.getbasetemp() / "xrbench-cache"
     monkeypatch.setenv("XRBENCH_CACHE", str(cache))
+    # Tests never see the plugins installed in the user's environment (the entry-point tests turn this off).
+    monkeypatch.setenv("XRBENCH_NO_ENTRY_POINTS", "1")
 
 
 def write_jsonl(path: Path, rows: list, gz: bool = False) -> Path:

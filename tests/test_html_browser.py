@@ -27,21 +27,27 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory):
+def browser():
     assert CHROMIUM is not None and sync_playwright is not None, "CI must install chromium and playwright"
+    with sync_playwright() as p:  # (one Playwright per thread: the pages below share this browser)
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser, tmp_path_factory):
     recs = scored_records({"alpha": (1, 0.0), "beta": (2, 0.6), "gamma": (3, 0.3)}, seeds=(0,))
     other = scored_records({"alpha": (1, 0.0), "delta": (4, 0.1)}, seeds=(0,))
     other = [type(r)(**{**r.__dict__, "dataset": "other"}) for r in other]
     path = tmp_path_factory.mktemp("html") / "leaderboard.html"
     path.write_text(render_html(build(recs + other)), encoding="utf-8")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        pg = browser.new_page()
-        errors: list[str] = []
-        pg.on("pageerror", lambda e: errors.append(str(e)))
-        pg.goto(path.as_uri())
-        yield pg, errors
-        browser.close()
+    pg = browser.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.goto(path.as_uri())
+    yield pg, errors
+    pg.close()
 
 
 def methods_in(pg, board: int = 0) -> list[str]:
@@ -80,3 +86,68 @@ def test_plot_interval_and_filter(page):
     pg.select_option("#f-dataset", "")
     assert pg.eval_on_selector_all("section.board", "s => s.filter(x => !x.hidden).length") == 2
     assert not errors
+
+
+# -- a page built from hostile strings: names stay text, nothing runs ------------------------------------
+
+PWN_SCRIPT = "</script><script>window.__pwned=1</script>"
+PWN_IMG = '<img src=x onerror="window.__pwned=1">'
+QUOTES = "q\"uo'te\" onmouseover=\"window.__pwned=1"
+HOSTILE_LABEL = f"amazon-2014-5core[category={PWN_SCRIPT}]"
+HOSTILE_METHODS = [PWN_SCRIPT, PWN_IMG, QUOTES, "<svg onload=alert(1)>", "\u2028x</script><!--"]
+
+
+@pytest.fixture(scope="module")
+def hostile_page(browser, tmp_path_factory):
+    names = {m: (i + 1, 0.1 * i) for i, m in enumerate(HOSTILE_METHODS)}
+    recs = scored_records(names, seeds=(0,))
+    recs = [type(r)(**{**r.__dict__, "dataset": HOSTILE_LABEL}) for r in recs]
+    recs += scored_records({"alpha": (1, 0.0), "beta": (2, 0.4)}, seeds=(0,))  # a second, harmless board
+    path = tmp_path_factory.mktemp("hostile") / "leaderboard.html"
+    path.write_text(render_html(build(recs)), encoding="utf-8")
+    pg = browser.new_page()
+    errors: list[str] = []
+    dialogs: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+
+    def on_dialog(d):
+        dialogs.append(d.message)
+        d.dismiss()
+
+    pg.on("dialog", on_dialog)
+    pg.goto(path.as_uri())
+    pg.wait_for_load_state("load")
+    yield pg, errors, dialogs
+    pg.close()
+
+
+def test_hostile_names_run_nothing_and_stay_text(hostile_page):
+    pg, errors, dialogs = hostile_page
+    pg.locator("table th").first.hover()  # (an injected onmouseover would fire)
+    for row in pg.locator("section.board tbody tr td:first-child").all():
+        row.hover()
+    pg.wait_for_timeout(300)  # (an injected img's onerror would have fired by now)
+    assert pg.evaluate("typeof window.__pwned") == "undefined"
+    assert not dialogs and not errors
+    assert pg.evaluate("document.scripts.length") == 2  # the page's own script and its JSON
+    assert pg.locator("img").count() == 0 and pg.locator("section.board svg:not(.plot)").count() == 0
+    meta = pg.evaluate("JSON.parse(document.getElementById('meta').textContent)")
+    assert HOSTILE_LABEL in meta["datasets"]
+    board = [i for i, d in enumerate(pg.eval_on_selector_all("section.board", "s => s.map(x => x.dataset.dataset)"))
+             if d == HOSTILE_LABEL]
+    assert board, "the hostile label is the board's data-dataset, unchanged"
+    assert sorted(methods_in(pg, board[0])) == sorted(HOSTILE_METHODS)
+    titles = pg.eval_on_selector_all(f"section.board:nth-of-type({board[0] + 1}) svg.plot circle title",
+                                     "ts => ts.map(t => t.textContent.split(': ')[0])")
+    assert sorted(titles) == sorted(HOSTILE_METHODS)
+    assert HOSTILE_LABEL in pg.locator("h2").all_text_contents()[board[0]]
+
+
+def test_hostile_label_filters_like_any_other(hostile_page):
+    pg, errors, dialogs = hostile_page
+    pg.select_option("#f-dataset", HOSTILE_LABEL)
+    visible = pg.eval_on_selector_all("section.board", "s => s.filter(x => !x.hidden).map(x => x.dataset.dataset)")
+    assert visible == [HOSTILE_LABEL]
+    pg.select_option("#f-dataset", "")
+    assert pg.eval_on_selector_all("section.board", "s => s.filter(x => !x.hidden).length") == 2
+    assert pg.evaluate("typeof window.__pwned") == "undefined" and not dialogs and not errors

@@ -25,13 +25,13 @@ def test_missing_values_are_dashes_with_footnotes_never_averaged_away():
             rec("c", 0, {"ndcg@10": 0.2}, skipped={"rmse": "not applicable: ranking only"})]
     md = render_markdown(build(recs))
     rows = {line.split("|")[1].strip(): line for line in md.splitlines() if line.startswith("| ") and "method" not in line}
-    assert "2.000 ± 1.414" in rows["a"]  # mean ± sample std over seeds
+    assert "2.000† ± 1.414" in rows["a"]  # mean ± sample std over seeds; no replicates: not testable (†)
     assert "0.5000" in rows["b"] and "[" in rows["b"]  # one seed only: footnoted, not silently averaged
     assert "—[" in rows["c"]
     assert "seed 1 failed (ValueError: x)" in md and "not applicable: ranking only" in md
     assert "**0.5000**" in rows["b"].replace(" [1]", "").replace(" [2]", "")  # best rmse (lower is better)
     csv = render_csv(build(recs))
-    assert "recommend,d,c,rmse,,,,,0,0,0,1,c — rmse: not applicable: ranking only" in csv
+    assert ",recommend,d,c,rmse,,,,,0,0,0,,1,c — rmse: not applicable: ranking only" in csv  # no suite: ad hoc
 
 
 def scored_records(seed_noise: dict[str, tuple[int, float]], seeds=(0, 1)) -> list[RunRecord]:
@@ -56,13 +56,16 @@ def scored_records(seed_noise: dict[str, tuple[int, float]], seeds=(0, 1)) -> li
 
 
 def test_paired_test_separates_noise_from_a_real_gap():
-    boards = build(scored_records({"a": (1, 0.0), "b": (2, 0.0), "c": (3, 0.35)}))
+    # five seeds: the test now takes seed-to-seed variance into account (t with S - 1 df), and two seeds
+    # (t with 1 df) no longer separate this gap
+    boards = build(scored_records({"a": (1, 0.0), "b": (2, 0.0), "c": (3, 0.35)}, seeds=(0, 1, 2, 3, 4)))
     (b,) = boards
     best = b.best("rmse")
     assert best in ("a", "b")
     other = "b" if best == "a" else "a"
     assert b.cells[(other, "rmse")].tie_with_best  # differs only by noise: not significantly different
     assert not b.cells[("c", "rmse")].tie_with_best  # a real gap: significantly different
+    assert b.cells[("c", "rmse")].mark == "" and b.cells[(other, "rmse")].mark == "tie"
     lo, hi = b.cells[("c", "rmse")].interval()
     assert lo < b.cells[("c", "rmse")].mean < hi
     md = render_markdown(boards)
@@ -120,3 +123,29 @@ def test_a_page_includes_the_boards_of_the_suites_it_names(tmp_path):
     titles = [b.title for b in publish.page_boards(tmp_path / "explain")]
     assert titles == ["Explanation — amz (explain suite)", "Explanation — ml (fidelity suite)"]
     assert [b.title for b in publish.page_boards(tmp_path / "fidelity")] == ["Explanation — ml"]
+
+
+def test_every_csv_row_names_its_suite_so_keys_are_unique():
+    """The explain page shows two suites' boards (explain and fidelity): without the suite column the same
+    (task, dataset, method, metric) appeared twice with different values."""
+    import csv as _csv
+
+    from tests.conftest import REPO
+
+    for path in sorted((REPO / "leaderboards").glob("*/leaderboard.csv")):
+        rows = list(_csv.DictReader(path.open(encoding="utf-8")))
+        assert rows and all(r["suite"] for r in rows), path
+        keys = [(r["suite"], r["task"], r["dataset"], r["method"], r["metric"]) for r in rows]
+        assert len(keys) == len(set(keys)), path
+
+
+def test_latex_is_paper_ready():
+    from xrbench.render import render_latex
+
+    (b,) = build([explain_rec("smollm2-135m", 1.0), explain_rec("gemma3-270m", 2.0, wall=150.0),
+                  RunRecord("amz", "explain", MethodRef("template", "explainer", {}, "template"), 0, "failed",
+                            error="ValueError: x")])
+    tex = render_latex([b])
+    assert "adjustbox}{max width=\\textwidth}" in tex and "\\toprule" in tex
+    assert "[1] template" in tex  # the footnote text is set under the table
+    assert "backbone comparison" in tex  # every section the Markdown has

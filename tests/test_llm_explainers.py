@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import cli
+from tests.conftest import assert_clean_error, cli
 
 transformers = pytest.importorskip("transformers")
 
@@ -95,8 +95,9 @@ def test_unknown_backbone_is_a_clear_error(tmp_path, amazon2014):
     p = cli("run", "--dataset", "amazon-2014-5core", "--data-path", str(amazon2014), "--explainer", "llm-zero-shot",
             "--param", "backbone=no-such-org/no-such-model", "--sample", "4", "--out", str(tmp_path / "o"),
             env={"HF_HUB_OFFLINE": "1"})
-    assert p.returncode == 1 and "Traceback" not in p.stderr
-    assert "backbone 'no-such-org/no-such-model' could not be loaded" in p.stderr
+    # refused before any work (exit 2, nothing written), no longer stored as a failed run
+    assert_clean_error(p, "backbone 'no-such-org/no-such-model'", "offline")
+    assert not (tmp_path / "o").exists()
 
 
 def test_counterfactual_swaps_on_a_dataset_with_demographics(tmp_path, grouplens_dir, tiny_model):

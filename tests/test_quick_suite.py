@@ -47,7 +47,8 @@ def test_quick_suite_subset_end_to_end(tmp_path, grouplens_dir, amazon2014):
     amazon_expl = [r for r in recs if r["dataset"] == "amazon-2014-5core" and r["task"] == "explain"]
     assert all("bleu4" in r["metrics"] and "usr" in r["metrics"] for r in amazon_expl)
     csv = (out / "leaderboard.csv").read_text().splitlines()
-    assert csv[0].startswith("task,dataset,method,metric,mean,ci_low,ci_high,std")
+    assert csv[0].startswith("suite,task,dataset,method,metric,mean,ci_low,ci_high,std")
+    assert all(line.startswith("quick-subset,") for line in csv[1:])
     # a rerun reuses everything
     again = cli("run", "--suite", str(suite_file(tmp_path)), "--out", str(out), "--data-path",
                 f"ml-100k={grouplens_dir}", "--data-path", f"amazon-2014-5core={amazon2014}", "-q",

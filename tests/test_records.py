@@ -59,3 +59,15 @@ def test_records_of_schema_1_load_through_the_migration():
     assert "rows" not in rec.provenance["explain"]["fidelity"]
     with pytest.raises(ValueError, match="newer"):
         migrate({**raw, "schema_version": 99})
+
+
+def test_committed_records_hold_no_machine_paths():
+    import re
+
+    from tests.conftest import REPO
+
+    paths = sorted((REPO / "leaderboards").rglob("record.json"))
+    assert paths
+    for p in paths:
+        text = p.read_text()
+        assert not re.search(r'"(?:[\w-]+:)?/(?:home|root|work|tmp|usr|opt|Users)/', text), p

@@ -68,6 +68,7 @@ def test_plugin_file_errors(tmp_path):
 
 
 def test_entry_point_plugin_loaded_only_when_named(tmp_path, monkeypatch):
+    monkeypatch.delenv("XRBENCH_NO_ENTRY_POINTS")  # the tests otherwise never see installed plugins
     site = tmp_path / "site"
     dist = site / "fake_xrb_plugin-0.1.dist-info"
     dist.mkdir(parents=True)

@@ -1,11 +1,18 @@
 """The one in-memory form every loader produces."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from ..errors import DataError
+
+#: fewest interactions a loaded dataset may have: an 80/10/10 random split of 10 rows has a non-empty
+#: train (8), validation (1) and test (1) part; fewer cannot be scored meaningfully
+MIN_INTERACTIONS = 10
 
 
 @dataclass(frozen=True)
@@ -66,17 +73,34 @@ class Dataset:
             "items": int(inter["item"].nunique()),
             "duplicates_dropped": int(self.stats.get("duplicates_dropped", 0)),
             "missing_text": int(self.stats.get("missing_text", 0)),
-            "rating_min": float(inter["rating"].min()),
-            "rating_max": float(inter["rating"].max()),
-            "rating_scale": [self.rating_min, self.rating_max],
+            "rating_min": _finite(inter["rating"].min()) if len(inter) else None,
+            "rating_max": _finite(inter["rating"].max()) if len(inter) else None,
+            "rating_scale": [_finite(self.rating_min), _finite(self.rating_max)],
             "capabilities": sorted(self.capabilities()),
         }
+
+
+def _finite(value: Any) -> float | None:
+    """A float for a summary, None when it is NaN or infinite (JSON has neither)."""
+    v = float(value)
+    return v if math.isfinite(v) else None
+
+
+def require_interactions(n: int, minimum: int, *, path: object, dropped: int = 0) -> None:
+    """Refuse a dataset with fewer than ``minimum`` interactions, naming the file and both numbers."""
+    if n < minimum:
+        after = f" (after dropping {dropped} duplicates)" if dropped else ""
+        raise DataError(f"only {n} interactions{after}; a benchmark needs at least {minimum} (enough for non-empty "
+                        "train, validation and test parts)", path=path)
 
 
 def finalize(name: str, inter: pd.DataFrame, items: pd.DataFrame | None, users: pd.DataFrame | None, *,
              rating_min: float, rating_max: float, source: str, file_hash: str, card: dict[str, Any],
              stats: dict[str, int]) -> Dataset:
-    """Sort interactions canonically and fill empty side tables."""
+    """Sort interactions canonically and fill empty side tables; no interactions at all is a
+    :class:`DataError` naming ``source``."""
+    if len(inter) == 0:
+        raise DataError("no interactions (the file is empty or every row was dropped)", path=source)
     inter = inter.sort_values(["user", "item"], kind="mergesort").reset_index(drop=True)
     for col in ("text", "summary"):  # missing text is None (pandas 3 would otherwise store NaN floats)
         if col in inter:

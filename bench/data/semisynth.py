@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import XRBenchError
+from ..params import Param, check_values
 from .cards import load_card
 from .io import atomic_write_bytes, cache_dir
 from .movielens import GENRES
@@ -167,10 +168,24 @@ def baseline_outcome(X: np.ndarray, y: np.ndarray, key: str) -> np.ndarray:
     return mu0
 
 
+VARIANTS = ("synthetic", "real-treatment")
+N_EVENTS = 100_000  # the ML-100K events a replication samples from
+#: the dataset params (``--dataset-param``): gamma scales the confounding of the propensity (overlap),
+#: n is the events sampled per replication, variant the treatment (simulated, or the real popularity head)
+PARAMS = {"gamma": Param(float, gt=0), "n": Param(int, ge=100, le=N_EVENTS), "variant": Param(str, choices=VARIANTS)}
+DEFAULTS = {"gamma": 0.5, "n": 12000, "variant": "synthetic"}
+
+
+def check_params(**params: Any) -> dict[str, Any]:
+    """The dataset params checked before anything is loaded or generated (the runner's ``validate`` calls it):
+    gamma a finite number > 0, n an integer in [100, 100000], variant one of VARIANTS."""
+    return check_values(params, PARAMS, "dataset 'ml100k-semisynth'", "param", DEFAULTS)
+
+
 def load(path: Path | None = None, root: Path | None = None, allow_download: bool = True, gamma: float = 0.5,
          n: int = 12000, variant: str = "synthetic") -> CausalProblem:
-    if variant not in ("synthetic", "real-treatment"):
-        raise XRBenchError(f"ml100k-semisynth: unknown variant '{variant}'; use synthetic or real-treatment")
+    p = check_params(gamma=gamma, n=n, variant=variant)
+    gamma, n, variant = p["gamma"], p["n"], p["variant"]
     ds = load_ml100k(path=path, root=root, allow_download=allow_download)
     X, cols, head = covariates(ds)
     y = ds.interactions["rating"].to_numpy(float)
@@ -178,3 +193,6 @@ def load(path: Path | None = None, root: Path | None = None, allow_download: boo
     sigma = float(np.std(y - mu0))
     return CausalProblem("ml100k-semisynth", X, cols, mu0, sigma, head, float(gamma), int(n), variant,
                          ds.file_hash, ds.source, load_card("ml100k-semisynth"))
+
+
+load.check_params = check_params  # type: ignore[attr-defined]  (found by the runner's validate)

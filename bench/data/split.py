@@ -5,6 +5,9 @@
 ``leave-last-out``: per user, the latest interaction is the test row and the one before it the
 validation row (ties broken by item id); users with fewer than 3 interactions stay in train.
 The split's hash (sha256 over the three index arrays) goes into every record.
+A leave-last-out or predefined split without validation or test rows is refused (:class:`DataError`);
+the loaders refuse files with fewer than ``schema.MIN_INTERACTIONS`` interactions, which the random
+split needs for non-empty parts.
 """
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import XRBenchError
+from ..errors import DataError, XRBenchError
 from .schema import Dataset
 
 PROTOCOLS = ("random", "leave-last-out", "predefined")
@@ -58,6 +61,10 @@ def make_split(ds: Dataset, protocol: str = "random", seed: int = 0,
         test = np.sort(order[(from_end == 0) & eligible])
         valid = np.sort(order[(from_end == 1) & eligible])
         train = np.sort(order[~(((from_end == 0) | (from_end == 1)) & eligible)])
+        if not len(test):
+            raise DataError(f"leave-last-out needs users with at least 3 interactions; none of the {len(counts)} "
+                            f"users (with {n} interactions) has 3, so there would be no validation or test rows. "
+                            "Use --split random or a larger dataset", path=ds.source)
         return Split(protocol, seed, train, valid, test)
     if protocol == "predefined":  # the dataset's own folds (NLG4RS: seed s -> fold folder s + 1)
         fold = str(seed + 1)
@@ -66,5 +73,9 @@ def make_split(ds: Dataset, protocol: str = "random", seed: int = 0,
             raise XRBenchError(f"dataset '{ds.name}' has no predefined fold '{fold}' for seed {seed} (folds: {have}); "
                                "use seeds 0-4 for folds 1-5, or --split random")
         train, valid, test = ds.folds[fold]
+        empty = [name for name, part in (("train", train), ("validation", valid), ("test", test)) if not len(part)]
+        if empty:
+            raise DataError(f"predefined fold '{fold}' has an empty {' and '.join(empty)} part; every fold needs "
+                            "train, validation and test rows", path=ds.source)
         return Split(protocol, seed, train, valid, test)
     raise XRBenchError(f"unknown split protocol '{protocol}'; choose one of: {', '.join(PROTOCOLS)}")

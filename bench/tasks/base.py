@@ -9,7 +9,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..errors import XRBenchError
+from ..params import Param, check_values
 from ..view import FitScope
 
 if TYPE_CHECKING:
@@ -23,24 +23,52 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, kw_only=True)
 class Options:
-    """A task's run options (split, k, sample, ...): subclass with typed fields, each default written once."""
+    """A task's run options (split, k, sample, ...): subclass with typed fields, each default written once.
+
+    A field's type is its annotation (``int``, ``int | None``, ``str``, ``float``, ``bool``); its range or choices
+    are declared once beside it with :func:`option`: ``k: int = option(10, ge=1)``. :meth:`from_mapping`
+    checks both (an int where a float belongs is converted; 2.5 for an int, inf/nan, a value out of range or
+    not among the choices, an unregistered model name are refused in one line naming the option)."""
+
+    @classmethod
+    def specs(cls) -> dict[str, Param]:
+        """Each option's :class:`Param`: the annotation's types plus the rule given to :func:`option`."""
+        out = {}
+        for f in dataclasses.fields(cls):
+            rule = f.metadata.get("param") or Param()
+            out[f.name] = rule if rule.type is not None or rule.choices is not None else \
+                dataclasses.replace(rule, type=_annotation_types(f.type))
+        return out
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any], source: str = "options") -> Options:
         """The options among ``values`` that this class declares (others belong to other tasks), type-checked."""
-        kw = {}
-        for f in dataclasses.fields(cls):
-            if f.name not in values:
-                continue
-            v = values[f.name]
-            kinds = str(f.type)
-            ok = ((v is None and "None" in kinds) or (isinstance(v, bool) and "bool" in kinds)
-                  or (isinstance(v, int) and not isinstance(v, bool) and "int" in kinds)
-                  or (isinstance(v, str) and "str" in kinds))
-            if not ok:
-                raise XRBenchError(f"{source}: option '{f.name}' must be {kinds.replace(' | ', ' or ')}, got {v!r}")
-            kw[f.name] = v
-        return cls(**kw)
+        specs = cls.specs()
+        defaults = {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
+        mine = {k: v for k, v in values.items() if k in specs}
+        return cls(**check_values(mine, specs, source, "option", defaults))
+
+
+_TYPES = {"int": int, "float": float, "str": str, "bool": bool, "None": type(None)}
+
+
+def _annotation_types(annotation: Any) -> Any:
+    """``"int | None"`` (or the type objects) -> (int, NoneType); an annotation it cannot read: any value."""
+    if isinstance(annotation, type):
+        return annotation
+    text = str(annotation).strip()
+    if text.startswith("Optional[") and text.endswith("]"):
+        text = text[len("Optional["):-1] + " | None"
+    names = [n.strip() for n in text.split("|")]
+    if all(n in _TYPES for n in names):
+        return tuple(_TYPES[n] for n in names)
+    return None
+
+
+def option(default: Any, *, doc: str = "", **rule: Any) -> Any:
+    """A dataclass field for an :class:`Options` subclass: its default and what values it may take
+    (``ge``, ``gt``, ``le``, ``lt``, ``choices``, ``registered``: see :class:`xrbench.params.Param`)."""
+    return field(default=default, metadata={"param": Param(doc=doc, **rule)})
 
 
 def option_names(options: type[Options]) -> list[str]:

@@ -12,12 +12,12 @@ from ..data.semisynth import SPEC_VERSION, CausalProblem
 from ..metrics.outputs import CausalOutputs
 from ..protocols import CausalEstimator
 from ..registry import register
-from .base import Options, RunContext, Task, TaskResult
+from .base import Options, RunContext, Task, TaskResult, option
 
 
 @dataclass(frozen=True, kw_only=True)
 class EstimateOptions(Options):
-    placebo_rows: int = 2000  # the placebo refit's subsample of the estimation part (bounds its cost)
+    placebo_rows: int = option(2000, ge=1)  # the placebo refit's subsample of the estimation part (bounds its cost)
 
 
 @register("task", "estimate")

@@ -11,11 +11,12 @@ from typing import Any
 import numpy as np
 
 from ..data.schema import Dataset
+from ..data.split import PROTOCOLS
 from ..metrics.outputs import ExplainCost, FidelityResult, Swap, TextOutputs
 from ..protocols import Explainer
 from ..registry import register
 from ..view import TrainView
-from .base import Options, RunContext, Section, Task, TaskResult, split_and_view
+from .base import Options, RunContext, Section, Task, TaskResult, option, split_and_view
 
 #: the columns of the backbone comparison table
 BACKBONE_KEYS = ("bleu4", "rougeL_f", "bertscore_f", "usr", "fmr", "len_mean", "tokens_per_s", "wall_s",
@@ -24,12 +25,14 @@ BACKBONE_KEYS = ("bleu4", "rougeL_f", "bertscore_f", "usr", "fmr", "len_mean", "
 
 @dataclass(frozen=True, kw_only=True)
 class ExplainOptions(Options):
-    split: str = "random"
-    k: int = 10  # the top-K list the fidelity metrics intervene on
-    sample: int | None = 500  # test pairs explained per run (None: every pair with a reference)
-    fidelity: int = 0  # users whose top-K explanation is intervened on (0: no causal-fidelity evaluation)
-    attribute_model: str = "attr-mf"  # recommender whose item attributes are removed (pn, ps, ...)
-    history_model: str = "item-knn"  # recommender whose history items are removed (pn_history, ...)
+    split: str = option("random", choices=PROTOCOLS)
+    k: int = option(10, ge=1)  # the top-K list the fidelity metrics intervene on
+    sample: int | None = option(500, ge=1)  # test pairs explained per run (None: every pair with a reference)
+    fidelity: int = option(0, ge=0)  # users whose top-K explanation is intervened on (0: no causal-fidelity evaluation)
+    # recommender whose item attributes are removed (pn, ps, ...)
+    attribute_model: str = option("attr-mf", registered="recommender")
+    # recommender whose history items are removed (pn_history, ...)
+    history_model: str = option("item-knn", registered="recommender")
 
 
 def _test_rows(ds: Dataset, split: Any, refs: Any, options: ExplainOptions, seed: int) -> np.ndarray:

@@ -7,16 +7,17 @@ from typing import Any
 import numpy as np
 
 from ..data.schema import Dataset
+from ..data.split import PROTOCOLS
 from ..metrics.outputs import RecOutputs
 from ..protocols import Recommender
 from ..registry import register
-from .base import Options, RunContext, Task, TaskResult, split_and_view
+from .base import Options, RunContext, Task, TaskResult, option, split_and_view
 
 
 @dataclass(frozen=True, kw_only=True)
 class RecommendOptions(Options):
-    split: str = "random"  # random | leave-last-out | predefined
-    k: int = 10  # the length of the ranked lists
+    split: str = option("random", choices=PROTOCOLS)  # random | leave-last-out | predefined
+    k: int = option(10, ge=1)  # the length of the ranked lists
 
 
 def user_groups(users_table: Any, users: list[str]) -> dict[str, dict[str, Any]]:

@@ -87,4 +87,4 @@ def test_peter_protocol_run_end_to_end(tmp_path):
     assert all(r["provenance"]["split"]["protocol"] == "predefined" for r in recs)
     bad = cli("run", "--dataset", "nlg4rs", "--data-path", str(folder), "--split", "predefined", "--seeds", "4",
               "--recommender", "bias", "--out", str(out))
-    assert bad.returncode == 1 and "no predefined fold '5'" in bad.stderr
+    assert bad.returncode == 2 and "fold" in bad.stderr and "Traceback" not in bad.stderr  # refused before any work
