@@ -22,7 +22,7 @@ from .errors import XRBenchError
 from .render import leaderboard as render_leaderboard
 from .records import RunRecord
 from .registry import load_plugin_file
-from .runner import Outcome, Runner, validate
+from .runner import Outcome, Runner
 from .specs import DatasetSpec, MethodSpec, RunSpec, Suite, check_seeds, load_suite
 
 log = logging.getLogger("xrbench")
@@ -120,7 +120,6 @@ def run_specs(specs: list[RunSpec], *, out: str | Path = "results", device: str 
         raise XRBenchError("nothing to run: no (dataset, method, seed) combination")
     single = specs[0].dataset.name if len({s.dataset.name for s in specs}) == 1 and strict else None
     paths = DataPaths.from_args(list(data_path or []), single_dataset=single, allow_download=allow_download)
-    validate(specs, paths)  # every input error, before any work (a predefined split: the dataset's folds too)
     return Runner(Path(out), device=device, paths=paths, overwrite=overwrite, strict=strict).run(specs, progress)
 
 
