@@ -12,7 +12,7 @@ from ..registry import REGISTRY
 from .base import FitCache, Options, RunContext, Section, Task, TaskResult, option_names
 
 __all__ = ["FitCache", "Options", "RunContext", "Section", "Task", "TaskResult", "get", "for_kind", "all_tasks",
-           "method_kinds", "option_names", "options_for"]
+           "method_kinds", "option_names"]
 
 
 @lru_cache(maxsize=None)
@@ -48,6 +48,3 @@ def for_kind(kind: str) -> Task:
             return get(name)
     raise XRBenchError(f"unknown method kind '{kind}'; kinds are: {', '.join(method_kinds())}")
 
-
-def options_for(task: Task, values: dict, source: str = "options") -> Options:
-    return task.options.from_mapping(values, source)
