@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable, Iterator, Protocol, TypeVar
 from . import provenance
 from .data.catalog import DataPaths, load_dataset
 from .data.io import atomic_write_text, sha256_file
-from .errors import DatasetUnavailable, IncompatibleError, XRBenchError
+from .errors import DataError, DatasetUnavailable, IncompatibleError, XRBenchError
 from .protocols import check_needs
 from .records import RECORD_FILE, MethodRef, RunRecord, read_record, write_record
 from .reuse import stale_reason
@@ -207,7 +207,7 @@ class Runner:
         model = cls(**dict(spec.method.params))
         options = spec.task_options()
         source = provenance.method_source(cls)
-        existing = read_record(folder / RECORD_FILE) if (folder / RECORD_FILE).is_file() else None
+        existing = _existing(folder)
         data = self._data(spec)
         if data is None or not self._compatible(spec, cls, data.capabilities()):
             return Outcome(spec, None, None, "skipped")
@@ -292,6 +292,18 @@ def non_finite(rec: RunRecord) -> str | None:
         if any(not math.isfinite(float(x)) for x in ci):
             return f"interval of '{k}' = {ci}"
     return None
+
+
+def _existing(folder: Path) -> RunRecord | None:
+    """The record already in ``folder``; a corrupt one is reported and run again (it holds nothing to keep)."""
+    path = folder / RECORD_FILE
+    if not path.is_file():
+        return None
+    try:
+        return read_record(path)
+    except DataError as exc:
+        log.warning("%s; running it again", exc)
+        return None
 
 
 def _remove_stale_temporaries(folder: Path) -> None:

@@ -267,3 +267,12 @@ def test_the_record_reader_never_crashes(tmp_path_factory, blob):
         read_record(path)
     except DataError as exc:
         assert str(path) in str(exc) and "\n" not in str(exc)
+
+
+def test_a_corrupt_record_in_out_is_run_again(tmp_path, grouplens_dir):
+    assert run(tmp_path, grouplens_dir, "--recommender", "bias").returncode == 0
+    path = next((tmp_path / "out").rglob("record.json"))
+    path.write_text('{"dataset": ')
+    p = run(tmp_path, grouplens_dir, "--recommender", "bias")
+    assert p.returncode == 0 and "running it again" in p.stderr and "Traceback" not in p.stderr
+    assert json.loads(path.read_text())["status"] == "ok"
