@@ -56,6 +56,7 @@ def resolve_device(device: str) -> str:
         return "cpu"
 
 
+@functools.lru_cache(maxsize=None)  # once per class and process: a run reads and hashes the plugin file once
 def method_source(cls: type) -> dict[str, Any]:
     """What code a method is: a built-in's module and the xrbench version; a plugin's module, file name,
     the file's sha256 and, when it comes from an installed package, that package's name and version.

@@ -206,7 +206,7 @@ class Runner:
             return Outcome(spec, None, None, "skipped")  # refused before the data is loaded or generated
         model = cls(**dict(spec.method.params))
         options = spec.task_options()
-        source = provenance.method_source(cls)
+        source = dict(provenance.method_source(cls))
         existing = _existing(folder)
         data = self._data(spec)
         if data is None or not self._compatible(spec, cls, data.capabilities()):

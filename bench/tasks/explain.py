@@ -73,8 +73,7 @@ def _fidelity(model: Explainer, view: TrainView, test_users: np.ndarray,
     if "item_titles" in view.capabilities:
         iv = fidelity.HistoryIntervention(view.fitted(options.history_model), view.item_titles)
         hist = FidelityResult.from_dict(fidelity.evaluate(iv, model, view, users, cfg))
-    res = FidelityResult.from_dict(attr)
-    return (FidelityResult(res.config, res.pairs, res.rows, effects) if res else None), hist
+    return FidelityResult.from_dict({**attr, "aspect_effects": effects}), hist
 
 
 @register("task", "explain")
