@@ -166,8 +166,7 @@ class LLMExplainer(Explainer):
         prompts = [self.prompt(int(u), int(i), swap=attribute) for u, i in zip(users, items)]
         texts, stats = generation.generate(self.bb, prompts, self.cfg, stop=None if self.bb.chat else "\n")
         if self.last_stats is not None:
-            for f in ("generated", "cached", "new_tokens", "seconds"):
-                setattr(self.last_stats, f, getattr(self.last_stats, f) + getattr(stats, f))
+            self.last_stats.add(stats)
         return [Explanation(t, self.cited(t, int(u), int(i))) for t, u, i in zip(texts, users, items)]
 
     def run_info(self) -> dict[str, Any]:
@@ -177,7 +176,9 @@ class LLMExplainer(Explainer):
                 "prompt_version": PROMPT_VERSION, "generation": self.cfg.key(),
                 "generated": s.generated if s else 0, "cached": s.cached if s else 0,
                 "new_tokens": s.new_tokens if s else 0,
-                "tokens_per_s": s.tokens_per_s if s else None}
+                "tokens_per_s": s.tokens_per_s if s else None,  # median over the timed batches
+                "tokens_per_s_passes": len(s.passes) if s else 0,
+                "tokens_per_s_overall": s.tokens_per_s_overall if s else None}
 
 
 class ZeroShot(LLMExplainer):

@@ -1,6 +1,12 @@
 """Biased matrix factorisation in PyTorch: r_hat = mu + b_u + b_i + p_u . q_i (Koren et al. 2009),
 mini-batch Adam on squared error with L2 on the parameters a batch touches, early stopping on the
-validation split (the best epoch's weights are kept)."""
+validation split (the best epoch's weights are kept).
+
+On CPU it trains on one torch thread: its operations (embedding lookups and their dense gradients,
+element-wise arithmetic, per-row sums over ``dim``) give the same bits on any number of threads
+(``tests/test_speed_equivalence.py``), a batch is too small to gain from a second one, and on a busy
+2-core machine two OpenMP threads waiting for each other made a fit 10-20 times slower. (``attr-mf``'s
+results do depend on the thread count, so it keeps the process setting.)"""
 from __future__ import annotations
 
 from typing import Any
@@ -61,7 +67,7 @@ class BiasedMF(Recommender):
         self.best_valid_rmse, self.history = fit_early_stopping(
             list(modules.parameters()), batch_loss, lambda: forward(vu, vi), vr, len(r), rng=rng, lr=p["lr"],
             batch_size=p["batch_size"], max_epochs=p["max_epochs"], patience=p["patience"], clip=(lo, hi),
-            device=device)
+            device=device, threads=1 if device.type == "cpu" else None)
         with torch.no_grad():
             self.P = P.weight.double().cpu().numpy()
             self.Q = Q.weight.double().cpu().numpy()

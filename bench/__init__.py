@@ -1,7 +1,7 @@
 """xrbench: benchmark and evaluation harness for explainable recommendation with LLMs."""
 from __future__ import annotations
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from .errors import XRBenchError  # noqa: E402
 from .registry import get, load_plugin_file, register, register_lazy  # noqa: E402

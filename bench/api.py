@@ -8,7 +8,6 @@
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,7 +130,7 @@ def run(suite: str | Path | Suite = "quick", *, out: str | Path = "results", see
         load_plugin_file(p)
     s = suite if isinstance(suite, Suite) else load_suite(str(suite))
     if seeds is not None:
-        s = dataclasses.replace(s, seeds=check_seeds(_as_list(seeds), "seeds"))
+        s = s.with_seeds(check_seeds(_as_list(seeds), "seeds"))
     outcomes = run_specs(s.runs(), out=out, device=device, data_path=data_path, overwrite=overwrite,
                          progress=progress)
     return [o.record for o in outcomes if o.record is not None]

@@ -137,6 +137,22 @@ class Backbone:
 _LOADED: dict[tuple[str, str], Backbone] = {}
 
 
+def release() -> None:
+    """Drop the loaded backbones and hand their memory back to the system where the C library allows it."""
+    if not _LOADED:
+        return
+    import gc
+
+    _LOADED.clear()
+    gc.collect()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def _save_dequantised(model: Any, tok: Any, folder: Path) -> None:
     """Write a GGUF-loaded model as plain safetensors + config (``save_pretrained`` refuses GGUF models)."""
     import shutil
@@ -158,8 +174,11 @@ def _save_dequantised(model: Any, tok: Any, folder: Path) -> None:
 
 
 def load(name: str, device: str = "cpu") -> Backbone:
+    """The backbone, loaded once; loading another releases the ones loaded before (one model in memory at a
+    time, so a run's memory is its own model's, not every model the suite used so far)."""
     if (name, device) in _LOADED:
         return _LOADED[(name, device)]
+    release()
     try:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer

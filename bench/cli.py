@@ -5,7 +5,6 @@ Every user error ends in one line ``xrbench: error: ...`` on stderr and exit sta
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 import json
 import logging
 import os
@@ -110,7 +109,7 @@ def cmd_run(a: argparse.Namespace) -> int:
                                    "file sets params and metrics per dataset and method")
         suite = load_suite(a.suite or "quick")
         if seeds is not None:
-            suite = replace(suite, seeds=seeds)
+            suite = suite.with_seeds(seeds)
         strict = False
     else:
         if not a.dataset or not adhoc:

@@ -53,14 +53,15 @@ def default_tolerance(key: str) -> float:
 
 def worse_sign(key: str) -> int:
     """+1 when an increase of ``key`` is worse (lower is better), -1 when a decrease is, 0 when the metric
-    has no better side: cost metrics, signed gaps and descriptive columns (not rankable), unknown keys."""
+    has no better side: cost metrics, signed gaps and descriptive columns (not rankable), metrics ranked by
+    their distance from a target (``ci_coverage``), unknown keys."""
     from .metrics import info
 
     try:
         m = info(key)
     except XRBenchError:
         return 0
-    if is_cost(key) or not m.rankable:
+    if is_cost(key) or not m.rankable or m.target is not None:  # a target: both directions can be worse
         return 0
     return 1 if m.lower_is_better else -1
 

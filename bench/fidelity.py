@@ -4,9 +4,11 @@ A feature-aware recommender (anything with ``attributes_of(item)`` and ``score_w
 attrs)``, e.g. ``attr-mf``) ranks each sampled user's unseen items; one item of the user's top-K
 (seeded) is explained; the reasons the explanation cites are mapped to the item's attributes (C) and the
 recommender is intervened on:
+- global (CountER's evaluation, the headline columns): C is removed from (kept alone in) every candidate
+  item (``pn_global``, ``ps_global``);
 - local: only the target item loses C (``pn``) or keeps only C (``ps``), the other candidates unchanged;
-- global: C is removed from every candidate item (``pn_global``, ``ps_global``);
-``pn_lift`` compares with a random C' of the same size drawn from the item's real attributes;
+``pn_lift`` compares with a random C' of the same size drawn from the item's attributes that were not cited
+(``pn_random`` is None when the item has fewer than |C| of them);
 ``decorative_rate`` is the share of single cited reasons whose removal moves the item's score by less
 than eps (a reason that is not an input of the recommender moves nothing). The model is not retrained.
 
@@ -31,6 +33,8 @@ class FidelityConfig:
     users: int = 100
     intervention: str = "remove-attributes"
     retrained: bool = False
+    #: 1: C' drawn from all the item's inputs (cited ones included); 2: from the inputs not cited
+    protocol: int = 2
 
 
 class AttributeIntervention:
@@ -132,9 +136,12 @@ def evaluate(rec: Any, explainer: Explainer, view: TrainView, users: Sequence[in
         pn_g = bool(C) and _rank(float(g_scores[pos]), np.delete(g_scores, pos)) > cfg.k
         keep_g = iv.keeping(u, cand, C)
         ps_g = _rank(float(keep_g[pos]), np.delete(keep_g, pos)) <= cfg.k
-        # the same-size random subset of the item's real inputs
-        Cr = list(rng.choice(inputs, len(C), replace=False)) if C and len(inputs) >= len(C) else []
-        pn_r = bool(Cr) and _rank(float(iv.removing(u, target, Cr)[0]), others) > cfg.k
+        # a same-size random subset of the item's inputs that were not cited (None: too few of them)
+        rest = [a for a in inputs if a not in C]
+        pn_r = None
+        if C and len(rest) >= len(C):
+            Cr = [str(a) for a in rng.choice(rest, len(C), replace=False)]
+            pn_r = _rank(float(iv.removing(u, target, Cr)[0]), others) > cfg.k
         # single cited reasons: how much does removing each move the score?
         moves = [abs(s0 - float(iv.removing(u, target, map_reasons([r], inputs))[0])) for r in e.reasons]
         rows.append({"user": u, "item": i, "cited": list(e.reasons), "mapped": C, "pn": pn, "ps": ps,

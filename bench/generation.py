@@ -11,8 +11,9 @@ import hashlib
 import json
 import logging
 import sqlite3
+import statistics
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -100,10 +101,25 @@ class GenStats:
     cached: int = 0
     new_tokens: int = 0
     seconds: float = 0.0
+    passes: list[float] = field(default_factory=list)  # tokens/s of each timed batch
+
+    #: timed passes behind ``tokens_per_s`` (batches; the last one is timed again when there are fewer)
+    MIN_PASSES = 3
 
     @property
     def tokens_per_s(self) -> float | None:
+        """The median throughput of the timed passes (robust to a pass slowed by other load on the machine);
+        None with none."""
+        return float(statistics.median(self.passes)) if self.passes else None
+
+    @property
+    def tokens_per_s_overall(self) -> float | None:
         return self.new_tokens / self.seconds if self.seconds > 0 else None
+
+    def add(self, other: "GenStats") -> None:
+        for f in ("generated", "cached", "new_tokens", "seconds"):
+            setattr(self, f, getattr(self, f) + getattr(other, f))
+        self.passes.extend(other.passes)
 
 
 def _stop_on_text(tok: Any, stop: str, start: int) -> Any:
@@ -235,7 +251,17 @@ def generate(bb: Backbone, prompts: Sequence[str], cfg: GenConfig, cache: Genera
             cache.put(bb.key, prompts[i], settings, text, n_tok, dt / len(idx))
         stats.seconds += dt
         stats.generated += len(idx)
+        batch_tokens = int((new != tok.pad_token_id).sum())
+        if dt > 0 and batch_tokens:
+            stats.passes.append(batch_tokens / dt)
         cache.commit()
         bar.update(len(idx))
     bar.close()
+    # fewer batches than timed passes: time the last batch again (its outputs are not used again)
+    while stats.passes and len(stats.passes) < GenStats.MIN_PASSES:
+        again, dt = _generate_batch(bb, [ids[i] for i in idx], prefix, cfg, stop)
+        n = int((again != tok.pad_token_id).sum())
+        if dt <= 0 or not n:
+            break
+        stats.passes.append(n / dt)
     return [o or "" for o in out], stats

@@ -75,6 +75,7 @@ class Cell:
     tie_with_best: bool = False
     mark: str = ""  # "best", "tie", "untestable" or "" (significantly different, or a column without marks)
     test_seeds: int = 0  # common seeds of the paired test against the best (0: no test)
+    binomial: bool = False  # 0/1 per seed: the interval is the exact binomial one over the seeds
     _interval: tuple[float, float] | None | str = "unset"
 
     @property
@@ -107,6 +108,8 @@ class Cell:
         return None
 
     def _pooled_interval(self) -> tuple[float, float] | None:
+        if self.binomial and self.values:
+            return uncertainty.clopper_pearson(int(round(sum(self.values))), len(self.values))
         if len(self.values) == 1 and len(self.reps) == 1:
             return uncertainty.percentile_interval(next(iter(self.reps.values()))[1])
         w = self.within()
@@ -195,7 +198,7 @@ def build(records: list[RunRecord]) -> list[Board]:
         methods = sorted({r.method_label for r in recs})
         present = {k for r in recs for k in (*r.metrics, *r.skipped_metrics)}
         keys = [k for k in _metric_order(task) if k in present]
-        cells: dict[tuple[str, str], Cell] = {(m, k): Cell() for m in methods for k in keys}
+        cells: dict[tuple[str, str], Cell] = {(m, k): Cell(binomial=info(k).binomial) for m in methods for k in keys}
         seeds: dict[str, list[int]] = defaultdict(list)
         # (method, reason) -> keys it affects; one footnote per (method, reason)
         reasons: dict[tuple[str, str], list[str]] = defaultdict(list)
@@ -232,6 +235,13 @@ def build(records: list[RunRecord]) -> list[Board]:
             notes.append(f"{meth} — {', '.join(ks)}: {why}")
             for k in ks:
                 missing.setdefault((meth, k), len(notes))
+        for k in keys:
+            m = info(k)
+            if m.target is not None or m.binomial:
+                how = [f"ranked by the distance of the mean from {m.target:g}"] if m.target is not None else []
+                how += ["interval: exact (Clopper-Pearson) binomial over the replications (seeds), each 0 or 1"
+                        ] if m.binomial else []
+                notes.append(f"{k}: {'; '.join(how)}")
         board = Board(task, dataset, methods, keys, cells, dict(seeds), notes, missing)
         made_by = {str((r.provenance or {}).get("suite", "")) for r in recs}
         board.suite = made_by.pop() if len(made_by) == 1 else ""
@@ -285,7 +295,8 @@ def _rank_column(board: Board, k: str) -> bool:
     if len(ranked) < 2:
         return False
     sign = 1.0 if info(k).lower_is_better else -1.0
-    score = {m: sign * scored[m].mean for m in ranked}
+    target = info(k).target
+    score = {m: abs(scored[m].mean - target) if target is not None else sign * scored[m].mean for m in ranked}
     for m in ranked:
         board.ranks[(m, k)] = 1 + sum(1 for o in ranked if score[o] < score[m])
     top = min(score.values())
@@ -348,7 +359,10 @@ def cell_text(board: Board, meth: str, key: str) -> tuple[str, str]:
 
 
 def header(key: str) -> str:
-    return key + (" ↓" if info(key).lower_is_better else "")
+    m = info(key)
+    if m.target is not None:
+        return f"{key} → {m.target:g}"
+    return key + (" ↓" if m.lower_is_better else "")
 
 
 def groups(board: Board) -> list[tuple[str, list[str]]]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import platform
 import re
 import resource
@@ -37,10 +38,55 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+def _status_mb(field: str) -> float | None:
+    """A memory line of ``/proc/self/status`` (Linux) in MB, or None."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def reset_peak_rss() -> bool:
+    """Reset the process's resident-memory high-water mark to its current size (Linux: ``clear_refs`` 5),
+    so that ``peak_rss_mb`` measures one run, not everything the process did before; False where it cannot."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
+            fh.write("5")
+        return _status_mb("VmHWM") is not None
+    except OSError:
+        return False
+
+
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (Linux reports KiB, macOS bytes)."""
+    """Peak resident memory since the last :func:`reset_peak_rss` (Linux ``VmHWM``), else of the whole
+    process (``ru_maxrss``: Linux reports KiB, macOS bytes)."""
+    hwm = _status_mb("VmHWM")
+    if hwm is not None:
+        return hwm
     r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return round(r / (1024 * 1024) if sys.platform == "darwin" else r / 1024, 1)
+
+
+def start_measuring() -> dict[str, Any]:
+    """What a run records before its work: the memory it starts from (after resetting the high-water mark,
+    so its peak is its own) and the machine's load (a run timed on a busy machine says so)."""
+    scope = "run" if reset_peak_rss() else "process"
+    return {"rss_start_mb": _status_mb("VmRSS"), "peak_rss_scope": scope, "load_avg_start": _load()}
+
+
+def _load() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (OSError, AttributeError):
+        return None
+
+
+def finish_measuring() -> dict[str, Any]:
+    return {"peak_rss_mb": peak_rss_mb(), "load_avg_end": _load(), "cpu_count": os.cpu_count()}
 
 
 def resolve_device(device: str) -> str:

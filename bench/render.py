@@ -64,7 +64,7 @@ def csv_text(s: object) -> str:
 _TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
         "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "<": r"\textless{}",
         ">": r"\textgreater{}", "|": r"\textbar{}", "[": "{[}", "]": "{]}",  # "{[}": never a \\[<length>]
-        "—": "---", "↓": r"$\downarrow$", "±": r"$\pm$"}
+        "—": "---", "↓": r"$\downarrow$", "→": r"$\rightarrow$", "≥": r"$\geq$", "≤": r"$\leq$", "–": "--", "±": r"$\pm$"}
 _TEX_SPECIAL = re.compile("|".join(map(re.escape, _TEX)))
 
 
@@ -157,7 +157,7 @@ def render_csv(boards: list[Board]) -> str:
     buf = io.StringIO()
     w = _CsvRows(buf)
     w.writerow(["suite", "task", "dataset", "method", "metric", "mean", "ci_low", "ci_high", "std", "n_seeds", "best",
-                "tie_with_best", "mark", "lower_is_better", "note"])
+                "tie_with_best", "mark", "lower_is_better", "target", "note"])
     for b in boards:
         for k in b.keys:
             for meth in b.methods:
@@ -168,6 +168,7 @@ def render_csv(boards: list[Board]) -> str:
                             repr(c.mean) if c.values else "", repr(ci[0]) if ci else "", repr(ci[1]) if ci else "",
                             repr(c.std) if c.values else "", len(c.values), int(c.mark == "best"),
                             int(c.tie_with_best), c.mark, int(info(k).lower_is_better),
+                            "" if info(k).target is None else repr(info(k).target),
                             csv_text(b.notes[foot - 1]) if foot else ""])
     return buf.getvalue()
 

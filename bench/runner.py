@@ -222,8 +222,9 @@ class Runner:
             log.info("rerunning %s %s seed %d: the record in %s does not match: %s", spec.dataset.label,
                      spec.method.label, spec.seed, folder, why)
 
-        t0 = time.perf_counter()
         prov = provenance.base(self.device)
+        prov.update(provenance.start_measuring())
+        t0 = time.perf_counter()
         prov["dataset"] = {"name": spec.dataset.label, "card": getattr(data, "card", {}).get("name"),
                            "card_version": getattr(data, "card", {}).get("version"),
                            "source": data.source, "file_hash": data.file_hash}
@@ -242,7 +243,7 @@ class Runner:
         except Exception:  # a broken method is recorded; the suite goes on
             return self._failed(spec, folder, task.name, method_ref, prov, t0, existing)
         prov.update(_result_provenance(result))
-        prov.update(wall_s=round(time.perf_counter() - t0, 3), peak_rss_mb=provenance.peak_rss_mb())
+        prov.update(wall_s=round(time.perf_counter() - t0, 3), **provenance.finish_measuring())
         rec = RunRecord(spec.dataset.label, task.name, method_ref, spec.seed, "ok", scores.metrics,
                         provenance.portable(prov), intervals=scores.intervals, metric_notes=scores.notes,
                         skipped_metrics=scores.skipped, units=units, bootstrap=scores.bootstrap,
@@ -265,7 +266,7 @@ class Runner:
         import sys
 
         exc = sys.exc_info()[1]
-        prov.update(wall_s=round(time.perf_counter() - t0, 3), peak_rss_mb=provenance.peak_rss_mb())
+        prov.update(wall_s=round(time.perf_counter() - t0, 3), **provenance.finish_measuring())
         rec = RunRecord(spec.dataset.label, task, method_ref, spec.seed, "failed", provenance=provenance.portable(prov),
                         error=f"{type(exc).__name__}: {exc}", units=["error.log"])
         if previous is not None and previous.status == "ok" and isinstance(exc, (OSError, MemoryError, sqlite3.Error)):

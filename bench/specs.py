@@ -96,6 +96,16 @@ class Suite:
     seeds: tuple[int, ...] = (0, 1, 2)
     metrics: tuple[tuple[str, tuple[str, ...]], ...] = ()  # per task; absent: defaults
     options: tuple[tuple[str, Any], ...] = ()  # run options the suite sets (split, k, sample, fidelity, ...)
+    #: methods run on other seeds than the suite's (a method entry's own ``seeds``: e.g. more replications for
+    #: the estimators whose interval coverage is measured)
+    method_seeds: tuple[tuple[MethodSpec, tuple[int, ...]], ...] = ()
+
+    def seeds_of(self, method: MethodSpec) -> tuple[int, ...]:
+        return dict(self.method_seeds).get(method, self.seeds)
+
+    def with_seeds(self, seeds: tuple[int, ...]) -> Suite:
+        """Every method on these seeds (``--seeds``: a method entry's own seeds are overridden too)."""
+        return replace(self, seeds=seeds, method_seeds=())
 
     def with_options(self, **values: Any) -> Suite:
         """A copy with these options set, each checked (type, range) by the tasks that declare it. ``None`` is a
@@ -107,7 +117,7 @@ class Suite:
     def runs(self) -> list[RunSpec]:
         per_task = dict(self.metrics)
         return [RunSpec(d, m, s, per_task.get(m.task), self.options, self.name)
-                for d in self.datasets for m in self.methods for s in self.seeds]
+                for d in self.datasets for m in self.methods for s in self.seeds_of(m)]
 
 
 def option_keys() -> dict[str, list[str]]:
@@ -151,7 +161,7 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-_ENTRY_KEYS = {"datasets": ("name", "params", "optional"), "methods": ("name", "params")}
+_ENTRY_KEYS = {"datasets": ("name", "params", "optional"), "methods": ("name", "params", "seeds")}
 
 
 def _entry(value: Any, where: str, what: str) -> tuple[str, dict[str, Any], bool]:
@@ -218,6 +228,7 @@ def parse_suite(data: Any, source: str) -> Suite:
     from .tasks import all_tasks, method_kinds
 
     methods = []
+    own_seeds = []
     given_methods = data.get("methods") or {}
     if not isinstance(given_methods, dict):
         raise XRBenchError(f"{source}: methods: must be a mapping of method kinds to lists of methods "
@@ -232,7 +243,10 @@ def parse_suite(data: Any, source: str) -> Suite:
             where = f"{source}: methods.{kind}[{i}]"
             name, params, _ = _entry(m, where, "methods")
             _check_method_params(kind, name, params, where)
-            methods.append(MethodSpec(kind, name, _freeze(params)))
+            spec = MethodSpec(kind, name, _freeze(params))
+            if isinstance(m, dict) and "seeds" in m:
+                own_seeds.append((spec, check_seeds(m["seeds"], f"{where}.seeds")))
+            methods.append(spec)
     if not datasets or not methods:
         raise XRBenchError(f"{source}: a suite needs at least one dataset and one method")
     seeds = check_seeds(data.get("seeds", [0, 1, 2]), f"{source}: seeds")
@@ -250,7 +264,8 @@ def parse_suite(data: Any, source: str) -> Suite:
         metrics.append((task, tuple(keys)))
     given = tuple(sorted((k, v) for k, v in data.items() if k in options))
     check_options(dict(given), source)  # each option's type and range (one clear line naming the file)
-    return Suite(data.get("name", Path(source).stem), tuple(datasets), tuple(methods), seeds, tuple(metrics), given)
+    return Suite(data.get("name", Path(source).stem), tuple(datasets), tuple(methods), seeds, tuple(metrics), given,
+                 tuple(own_seeds))
 
 
 def builtin_suites() -> list[str]:

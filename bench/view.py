@@ -10,6 +10,7 @@ the test set (``tests/test_sealed_view.py`` searches everything reachable for th
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -54,12 +55,47 @@ class FitScope:
         return self._fits[key]
 
 
-def _part(inter: pd.DataFrame, rows: np.ndarray, user_index: dict[str, int],
-          item_index: dict[str, int]) -> pd.DataFrame:
-    """A detached copy of ``inter``'s ``rows`` (no pandas view or reference back to the full table)."""
+@dataclass(frozen=True, eq=False)
+class DatasetIndex:
+    """A dataset's contiguous ids, computed once per dataset object (``dataset_index``): the raw id of
+    each user and item index (``Dataset.user_ids`` / ``item_ids``) and the index of every interaction
+    row's user and item. It is the runner's, never a view's: a view gets copies of its rows' entries."""
+
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    uidx: np.ndarray  # per row of ``interactions``
+    iidx: np.ndarray
+    n_rows: int
+
+
+_INDEXES: dict[int, tuple[weakref.ref, DatasetIndex]] = {}  # id(dataset) -> (the dataset, its index)
+
+
+def dataset_index(ds: Dataset) -> DatasetIndex:
+    """``ds``'s :class:`DatasetIndex`, built on the first call for this dataset object and kept while it
+    lives (building it, ~0.2-1 s on ML-100K, was repeated by every run)."""
+    key = id(ds)
+    hit = _INDEXES.get(key)
+    if hit is not None and hit[0]() is ds and hit[1].n_rows == len(ds.interactions):
+        return hit[1]
+    user_ids, item_ids = ds.user_ids, ds.item_ids
+    inter = ds.interactions
+    uidx = inter["user"].map({u: i for i, u in enumerate(user_ids)}).to_numpy(dtype=np.int64)
+    iidx = inter["item"].map({u: i for i, u in enumerate(item_ids)}).to_numpy(dtype=np.int64)
+    for a in (user_ids, item_ids, uidx, iidx):
+        a.flags.writeable = False
+    index = DatasetIndex(user_ids, item_ids, uidx, iidx, len(inter))
+    _INDEXES[key] = (weakref.ref(ds, lambda _ref, key=key: _INDEXES.pop(key, None)), index)
+    return index
+
+
+def _part(inter: pd.DataFrame, rows: np.ndarray, index: DatasetIndex) -> pd.DataFrame:
+    """A detached copy of ``inter``'s ``rows`` (no pandas view or reference back to the full table; the
+    index columns are fresh arrays of these rows only)."""
+    rows = np.asarray(rows, dtype=np.int64) if not len(rows) else rows  # an empty part may come as float []
     part = inter.take(rows).reset_index(drop=True).copy(deep=True)
-    part.insert(0, "iidx", part["item"].map(item_index).to_numpy(dtype=np.int64))
-    part.insert(0, "uidx", part["user"].map(user_index).to_numpy(dtype=np.int64))
+    part.insert(0, "iidx", index.iidx[rows])
+    part.insert(0, "uidx", index.uidx[rows])
     return part
 
 
@@ -86,15 +122,14 @@ class TrainView:
               fits: FitScope | None = None) -> TrainView:
         """The view of ``split``'s train and validation rows. ``refs``: the split's references (mined
         from training reviews); only the training rows' entries are kept."""
-        user_ids, item_ids = ds.user_ids, ds.item_ids
-        u_index = {u: i for i, u in enumerate(user_ids)}
-        i_index = {u: i for i, u in enumerate(item_ids)}
-        train = _part(ds.interactions, split.train, u_index, i_index)
+        index = dataset_index(ds)
+        user_ids, item_ids = index.user_ids.copy(), index.item_ids.copy()  # the view's own, writable
+        train = _part(ds.interactions, split.train, index)
         tref = None
         if refs is not None:
             tref = TrainReferences(refs.train_vocabulary, {k: refs.by_row[int(r)] for k, r in enumerate(split.train)
                                                             if int(r) in refs.by_row})
-        return cls(train, _part(ds.interactions, split.valid, u_index, i_index), user_ids, item_ids,
+        return cls(train, _part(ds.interactions, split.valid, index), user_ids, item_ids,
                    ds.items.copy(deep=True), ds.users.copy(deep=True), ds.rating_min, ds.rating_max,
                    ds.capabilities(), seed, device, ds.file_hash, split.hash, tref, fits or FitScope())
 

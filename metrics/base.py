@@ -39,6 +39,8 @@ class MetricInfo:
     group: str = ""  # the leaderboard table the column goes in
     rankable: bool = True  # False for signed gaps: no "best" in that column
     doc: str = field(default="", compare=False)
+    target: float | None = None  # ranked by distance from this value (e.g. a coverage's nominal 0.95)
+    binomial: bool = False  # per-seed values are 0/1 outcomes: the board's interval is the exact binomial one
 
 
 @dataclass(frozen=True)
@@ -53,10 +55,15 @@ class Evaluated:
 
 
 def metric(key: str, *, task: str, lower_is_better: bool = False, default: bool = True, group: str = "",
-           rankable: bool = True):
-    """Register ``fn(outputs) -> float | MetricValue | Units`` as metric ``key``."""
+           rankable: bool = True, target: float | None = None, binomial: bool = False):
+    """Register ``fn(outputs) -> float | MetricValue | Units`` as metric ``key``. ``target``: the column is
+    ranked by the distance of a method's mean from it; ``binomial``: each run gives a 0/1 outcome, and the
+    board's interval for a method is the exact (Clopper-Pearson) one over its seeds."""
+    if target is not None and lower_is_better:
+        raise ValueError(f"metric {key}: give either a target or lower_is_better, not both")
     def deco(fn: Callable[[Any], float | MetricValue | Units]) -> Callable[[Any], float | MetricValue | Units]:
-        info = MetricInfo(key, task, fn, lower_is_better, default, group or task, rankable, (fn.__doc__ or "").strip())
+        info = MetricInfo(key, task, fn, lower_is_better, default, group or task, rankable, (fn.__doc__ or "").strip(),
+                          target, binomial)
         REGISTRY.add("metric", key, info, task=task, lower_is_better=lower_is_better)
         return fn
     return deco

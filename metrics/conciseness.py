@@ -96,7 +96,8 @@ def _measured(out: TextOutputs, key: str, missing: str) -> float:
 
 @metric("tokens_per_s", task="explain", group="cost", rankable=False)
 def tokens_per_s(out: TextOutputs) -> float:
-    """`tokens_per_s`: new tokens generated per second of generation in this run (cost, not quality)."""
+    """`tokens_per_s`: new tokens generated per second of generation in this run (cost, not quality): the
+    median over its timed batches (at least 3 passes; the last batch is timed again when there are fewer)."""
     return _measured(out, "tokens_per_s", "no generation in this run (not an LLM, or every text came from the cache)")
 
 
@@ -108,5 +109,6 @@ def wall_s(out: TextOutputs) -> float:
 
 @metric("peak_rss_mb", task="explain", group="cost", rankable=False, lower_is_better=True)
 def peak_rss_mb(out: TextOutputs) -> float:
-    """`peak_rss_mb`: peak resident memory of the process (MB) when the run's explanations were done."""
+    """`peak_rss_mb`: peak resident memory (MB) during this run: on Linux the process's high-water mark is
+    reset when the run starts, and a backbone of an earlier run is released before another is loaded."""
     return _measured(out, "peak_rss_mb", "the run did not record its memory")

@@ -24,8 +24,17 @@ if TYPE_CHECKING:  # pandas is imported where files are read or written: listing
 from .base import NotApplicable
 
 
+#: gzip level of the unit files: 6 (zlib's default) is ~3x faster than 9 on these files and ~2% larger;
+#: any level reads back the same, and mtime=0 keeps a file's bytes a function of its content
+COMPRESSLEVEL = 6
+
+
+def _gzip(data: bytes) -> bytes:
+    return gzip.compress(data, compresslevel=COMPRESSLEVEL, mtime=0)
+
+
 def _write_json_gz(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, gzip.compress(json.dumps(obj).encode("utf-8"), mtime=0))
+    atomic_write_bytes(path, _gzip(json.dumps(obj).encode("utf-8")))
 
 
 def _read_json_gz(path: Path) -> Any:
@@ -34,7 +43,7 @@ def _read_json_gz(path: Path) -> Any:
 
 
 def _write_csv_gz(path: Path, df: "pd.DataFrame") -> None:
-    atomic_write_bytes(path, gzip.compress(df.to_csv(index=False).encode("utf-8"), mtime=0))
+    atomic_write_bytes(path, _gzip(df.to_csv(index=False).encode("utf-8")))
 
 
 @dataclass
@@ -157,7 +166,7 @@ class TextOutputs:
                 for u, i, h, r, rs, f in zip(self.users, self.items, self.hypotheses, self.references,
                                              self.reasons, self.features or [None] * len(self.users))]
         lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-        atomic_write_bytes(folder / "explanations.jsonl.gz", gzip.compress(lines.encode("utf-8"), mtime=0))
+        atomic_write_bytes(folder / "explanations.jsonl.gz", _gzip(lines.encode("utf-8")))
         _write_json_gz(folder / "text_context.json.gz", {
             "vocabulary": self.vocabulary, "lowercase": self.lowercase, "seed": self.seed,
             "cost": asdict(self.cost) if self.cost else None,

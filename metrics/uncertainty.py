@@ -193,6 +193,15 @@ def seeds_p(diffs: Sequence[float], within: Sequence[float]) -> float | None:
     return t_two_sided_p(d / se, len(diffs) - 1)
 
 
+def clopper_pearson(k: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
+    """The exact (Clopper-Pearson) 1 - alpha interval of a binomial share k/n: never below its nominal level."""
+    from scipy.stats import beta
+
+    lo = 0.0 if k <= 0 else float(beta.ppf(alpha / 2, k, n - k + 1))
+    hi = 1.0 if k >= n else float(beta.ppf(1 - alpha / 2, k + 1, n - k))
+    return lo, hi
+
+
 def bootstrap_p(diff_reps: np.ndarray) -> float | None:
     """Two-sided paired-bootstrap p of a zero difference, 2 · min(share <= 0, share >= 0), at least 1/B
     (None with fewer than 10 finite replicates)."""

@@ -1,4 +1,5 @@
-"""Shared fixtures: small dataset files in every real format, written by the tests, and a CLI runner."""
+"""Shared fixtures: small dataset files in every real format, written by the tests, one small real results
+folder for the session, and two CLI runners (a subprocess, and the same ``main`` in this process)."""
 from __future__ import annotations
 
 import gzip
@@ -7,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -20,13 +22,16 @@ def shared_dir() -> Path | None:
     return cand if cand.is_dir() else None
 
 
+def isolated_env(tmp_path_factory) -> dict[str, str]:
+    # Keep the semisynth mu0 cache across tests, but never touch the user's home cache.
+    # Tests never see the plugins installed in the user's environment (the entry-point tests turn this off).
+    return {"XRBENCH_CACHE": str(tmp_path_factory.getbasetemp() / "xrbench-cache"), "XRBENCH_NO_ENTRY_POINTS": "1"}
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
-    # Keep the semisynth mu0 cache across tests, but never touch the user's home cache.
-    cache = tmp_path_factory.getbasetemp() / "xrbench-cache"
-    monkeypatch.setenv("XRBENCH_CACHE", str(cache))
-    # Tests never see the plugins installed in the user's environment (the entry-point tests turn this off).
-    monkeypatch.setenv("XRBENCH_NO_ENTRY_POINTS", "1")
+    for k, v in isolated_env(tmp_path_factory).items():
+        monkeypatch.setenv(k, v)
 
 
 def write_jsonl(path: Path, rows: list, gz: bool = False) -> Path:
@@ -67,8 +72,12 @@ def amazon2014(tmp_path) -> Path:
 
 @pytest.fixture
 def grouplens_dir(tmp_path) -> Path:
-    """A small ML-100K in GroupLens format (u.data, latin-1 u.item, u.user)."""
-    d = tmp_path / "ml-100k"
+    """A small ML-100K in GroupLens format (u.data, latin-1 u.item, u.user): the test's own copy, to edit."""
+    return write_grouplens(tmp_path / "ml-100k")
+
+
+def write_grouplens(d: Path) -> Path:
+    """Write the small ML-100K of ``grouplens_dir`` into the new folder ``d`` (always the same bytes)."""
     d.mkdir()
     genres = ["unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary",
               "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller",
@@ -92,11 +101,89 @@ def grouplens_dir(tmp_path) -> Path:
     return d
 
 
+@pytest.fixture(scope="session")
+def shared_grouplens(tmp_path_factory) -> Path:
+    """The ``grouplens_dir`` data, written once for the session: only read, never edited (a test that edits
+    the data takes ``grouplens_dir``)."""
+    return write_grouplens(tmp_path_factory.mktemp("shared-grouplens") / "ml-100k")
+
+
+@pytest.fixture(scope="session")
+def ml_bias_runs(shared_grouplens, tmp_path_factory) -> Path:
+    """One small real results folder, made once for the session by the real command: ml-100k
+    (``shared_grouplens``), bias and most-pop, seeds 0 and 1. Only read: a test that edits it edits a copy
+    (``shutil.copytree``). Every ``grouplens_dir`` holds the same bytes, so the records' data hashes match it."""
+    out = tmp_path_factory.mktemp("ml-bias-runs") / "out"
+    p = cli("run", "--dataset", "ml-100k", "--recommender", "bias", "most-pop", "--seeds", "0", "1",
+            "--out", str(out), "-q", "--data-path", str(shared_grouplens),
+            env=isolated_env(tmp_path_factory))  # (set up before the autouse fixture that sets these for a test)
+    assert p.returncode == 0, p.stderr
+    return out
+
+
 def cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run ``xrbench`` in a subprocess (exit codes and stderr exactly as a user sees them)."""
     e = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "xrbench.cli", *args], capture_output=True, text=True, env=e,
                           cwd=cwd, timeout=600)
+
+
+def cli_here(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``xrbench ARGS`` in this process: the same ``xrbench.cli.main`` the subprocess of ``cli`` runs, with its
+    exit status (argparse's ``SystemExit`` too), its stdout and its stderr (the ``xrbench`` log lines formatted
+    as the command's ``logging.basicConfig`` formats them; an uncaught exception printed as the interpreter
+    prints it, "Traceback" and all, exit status 1), without the seconds a fresh interpreter spends importing.
+
+    For the many cases of one check (a parametrized refusal, a second command on the same files): every test
+    that uses it still runs at least one case through ``cli``, so the real process, exactly as a user sees it,
+    stays tested. Not for ``--plugin`` (it would register the plugin in this process for good) nor for
+    environment read at import (entry points, PYTHONPATH)."""
+    import contextlib
+    import io
+    import logging
+    import traceback
+
+    from xrbench import generation
+    from xrbench.cli import main
+
+    assert not any(a == "--plugin" for a in args), "a --plugin run belongs in a subprocess (cli)"
+    out, err = io.StringIO(), io.StringIO()
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    saved_progress = generation.SHOW_PROGRESS  # (``-q`` turns it off for the process)
+    logger = logging.getLogger("xrbench")
+    saved_level, saved_propagate = logger.level, logger.propagate
+    handler = logging.StreamHandler(err)
+    handler.setFormatter(logging.Formatter("xrbench: %(message)s"))
+    verbose = any(a in ("-v", "--verbose") for a in args)
+    try:
+        os.environ.update(env or {})
+        if cwd is not None:
+            os.chdir(cwd)
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+        logger.propagate = False  # its lines once, in this stderr (not also through the root logger's handlers)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            except Exception:
+                traceback.print_exc()
+                code = 1
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved_level)
+        logger.propagate = saved_propagate
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        generation.SHOW_PROGRESS = saved_progress
+    return subprocess.CompletedProcess(["xrbench", *args], code, out.getvalue(), err.getvalue())
+
+
+def cli_for(request) -> Callable[..., subprocess.CompletedProcess]:
+    """For a parametrized test: ``cli`` (a subprocess) for its first case, ``cli_here`` for the others."""
+    return cli if set(request.node.callspec.indices.values()) == {0} else cli_here
 
 
 def assert_clean_error(proc: subprocess.CompletedProcess, *needles: str) -> str:

@@ -5,7 +5,11 @@ import json
 
 import pytest
 
-from tests.conftest import amazon_2014_rows, assert_clean_error, cli, write_jsonl
+from tests.conftest import amazon_2014_rows, assert_clean_error, cli, cli_for, cli_here, write_jsonl
+
+# Every test runs the command in a subprocess (``cli``), exactly as a user sees it, at least once; the other
+# cases of a parametrized test (``cli_for``), and a second command in a test, run the same ``xrbench.cli.main``
+# in this process (``cli_here``: the same exit status, output and error line, without a fresh interpreter).
 
 
 def test_missing_file(tmp_path):
@@ -22,11 +26,13 @@ def test_malformed_json_line(tmp_path):
 
 @pytest.mark.parametrize("value, what", [('"5 stars"', "is not a number"), ("0", "outside the 1-5 scale"),
                                          ("6.5", "outside the 1-5 scale")])
-def test_bad_rating(tmp_path, value, what):
+def test_bad_rating(tmp_path, value, what, request):
     f = tmp_path / "r.json"
     f.write_text('{"reviewerID": "A", "asin": "I", "overall": %s, "unixReviewTime": 5}\n' % value)
-    assert_clean_error(cli("run", "--dataset", "amazon-2014-5core", "--data-path", str(f), "--recommender", "bias",
-                           "--out", str(tmp_path / "o")), "line 1", "field 'overall'", what)
+    # the first case in a subprocess, exactly as a user sees it; the others the same main in this process
+    p = cli_for(request)("run", "--dataset", "amazon-2014-5core", "--data-path", str(f), "--recommender", "bias",
+                         "--out", str(tmp_path / "o"))
+    assert_clean_error(p, "line 1", "field 'overall'", what)
     assert not (tmp_path / "o").exists()
 
 
@@ -39,7 +45,7 @@ def test_unknown_method_suggests(tmp_path, amazon2014):
 def test_unknown_dataset_and_suite(tmp_path):
     assert_clean_error(cli("run", "--dataset", "ml-1m", "--recommender", "bias", "--out", str(tmp_path)),
                        "unknown dataset 'ml-1m'", "ml-100k")
-    assert_clean_error(cli("run", "--suite", "quik", "--out", str(tmp_path)), "unknown suite 'quik'", "quick")
+    assert_clean_error(cli_here("run", "--suite", "quik", "--out", str(tmp_path)), "unknown suite 'quik'", "quick")
 
 
 def test_explainer_on_dataset_without_text(tmp_path, grouplens_dir):
@@ -68,8 +74,8 @@ def test_results_written_before_a_bad_run_survive(tmp_path, amazon2014):
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     bad = tmp_path / "bad.json"
     bad.write_text("{oops\n")
-    p = cli("run", "--dataset", "amazon-2014-5core", "--data-path", str(bad), "--recommender", "bias",
-            "--out", str(out), "--overwrite", "always")
+    p = cli_here("run", "--dataset", "amazon-2014-5core", "--data-path", str(bad), "--recommender", "bias",
+                 "--out", str(out), "--overwrite", "always")
     assert_clean_error(p, "bad.json", "line 1")
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
@@ -84,7 +90,7 @@ def test_list_json_and_unknown_kind():
     assert {"global-mean", "bias", "biased-mf", "item-knn", "most-pop"} <= names
     assert {"rmse", "mae", "ndcg@10", "recall@10", "bleu4", "usr", "len_mean", "distinct2", "pehe", "arp",
             "coverage"} <= {r["name"] for r in table["metric"]}
-    assert_clean_error(cli("list", "recomender"), "unknown kind 'recomender'", "recommender")
+    assert_clean_error(cli_here("list", "recomender"), "unknown kind 'recomender'", "recommender")
 
 
 def test_data_inspect_json(tmp_path):

@@ -17,21 +17,15 @@ from xrbench.compare import decide, default_tolerance, parse_tolerances, worse_s
 from xrbench.errors import XRBenchError
 from xrbench.metrics import uncertainty
 
-_RUNS: dict[str, Path] = {}
 BIAS0 = Path("runs/ml-100k/recommender/bias/seed-0")
 
 
 @pytest.fixture
-def base(grouplens_dir, tmp_path_factory) -> Path:
-    """One small real run (ml-100k, bias and most-pop, seeds 0 and 1), made once for this module and only
-    read by the tests (they perturb copies)."""
-    if "base" not in _RUNS:
-        out = tmp_path_factory.mktemp("compare") / "base"
-        p = cli("run", "--dataset", "ml-100k", "--recommender", "bias", "most-pop", "--seeds", "0", "1",
-                "--out", str(out), "-q", "--data-path", str(grouplens_dir))
-        assert p.returncode == 0, p.stderr
-        _RUNS["base"] = out
-    return _RUNS["base"]
+def base(ml_bias_runs) -> Path:
+    """One small real run (ml-100k, bias and most-pop, seeds 0 and 1), made once for the session (conftest's
+    ``ml_bias_runs``, shared with test_validate and the robustness tests) and only read by the tests (they
+    perturb copies)."""
+    return ml_bias_runs
 
 
 @pytest.fixture

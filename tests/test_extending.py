@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, cli
+from tests.conftest import REPO, cli, isolated_env, write_grouplens
 
 SECTION = REPO.joinpath("README.md").read_text(encoding="utf-8").split("## Extending xrbench")[1].split("\n## ")[0]
 
@@ -36,18 +37,34 @@ def examples(tmp_path, grouplens_dir):
     return tmp_path, files, grouplens_dir
 
 
-def run_readme(cmd: list[str], where: Path, data: Path):
+def run_readme(cmd: list[str], where: Path, data: Path, env: dict | None = None):
     cmd = [str(where / a) if a.endswith(".py") or a.startswith("results/") else a for a in cmd]
     if cmd[0] == "run":
         cmd += ["--data-path", str(data), "-q"]
-    p = cli(*cmd)
+    p = cli(*cmd, env=env)
     assert p.returncode == 0, (cmd, p.stderr)
     return p
 
 
-def test_the_readme_commands_run_end_to_end(examples):
-    where, _, data = examples
-    outputs = [run_readme(c, where, data) for c in commands()]
+@pytest.fixture(scope="module")
+def readme_commands(tmp_path_factory):
+    """The README's commands run once for this module, in a folder of their own (as ``examples`` writes it):
+    (folder, each command's output, a copy of ``results/my-mf`` as the first command left it)."""
+    where = tmp_path_factory.mktemp("readme")
+    files = example_files(where)
+    assert set(files) == {"my_mf.py", "my_metric.py", "my_dataset.py", "my-ratings.yaml", "my_task.py"}
+    data = write_grouplens(where / "ml-100k")
+    env = isolated_env(tmp_path_factory)  # (set up before the autouse fixture that sets these for a test)
+    outputs = []
+    for k, c in enumerate(commands()):
+        outputs.append(run_readme(c, where, data, env=env))
+        if k == 0:
+            shutil.copytree(where / "results/my-mf", where / "after-the-first-command")
+    return where, outputs, where / "after-the-first-command"
+
+
+def test_the_readme_commands_run_end_to_end(readme_commands):
+    where, outputs, _ = readme_commands
     # the method
     rec = json.loads(next((where / "results/my-mf").rglob("record.json")).read_text())
     assert rec["method"]["name"] == "my-mf" and rec["method"]["params"] == {"shrink": 5.0} and "rmse" in rec["metrics"]
@@ -76,12 +93,11 @@ def test_the_readme_dataset_loads_and_runs(examples, tmp_path):
     assert rec["provenance"]["dataset"]["card"] == "my-ratings" and rec["status"] == "ok"
 
 
-def test_load_records_is_one_row_per_record_and_metric(examples):
+def test_load_records_is_one_row_per_record_and_metric(readme_commands):
     import xrbench
 
-    where, _, data = examples
-    run_readme(commands()[0], where, data)
-    df = xrbench.load_records(where / "results/my-mf")
+    _, _, first = readme_commands  # the records of the README's first command (a run of my-mf)
+    df = xrbench.load_records(first)
     assert set(df["metric"]) >= {"rmse", "mae", "ndcg@10"} and (df["method"] == "my-mf").all()
     row = df[df["metric"] == "rmse"].iloc[0]
     assert row["ci_low"] <= row["value"] <= row["ci_high"]

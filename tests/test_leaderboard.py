@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from xrbench import publish
 from xrbench.leaderboard import build
 from xrbench.render import render_csv, render_markdown
@@ -31,7 +33,7 @@ def test_missing_values_are_dashes_with_footnotes_never_averaged_away():
     assert "seed 1 failed (ValueError: x)" in md and "not applicable: ranking only" in md
     assert "**0.5000**" in rows["b"].replace(" [1]", "").replace(" [2]", "")  # best rmse (lower is better)
     csv = render_csv(build(recs))
-    assert ",recommend,d,c,rmse,,,,,0,0,0,,1,c — rmse: not applicable: ranking only" in csv  # no suite: ad hoc
+    assert ",recommend,d,c,rmse,,,,,0,0,0,,1,,c — rmse: not applicable: ranking only" in csv  # no suite: ad hoc
 
 
 def scored_records(seed_noise: dict[str, tuple[int, float]], seeds=(0, 1)) -> list[RunRecord]:
@@ -149,3 +151,43 @@ def test_latex_is_paper_ready():
     assert "adjustbox}{max width=\\textwidth}" in tex and "\\toprule" in tex
     assert "[1] template" in tex  # the footnote text is set under the table
     assert "backbone comparison" in tex  # every section the Markdown has
+
+
+def test_coverage_is_ranked_by_distance_from_nominal_with_a_binomial_interval():
+    """An estimator whose intervals always cover (absurdly wide) must not beat one at the nominal level;
+    the cell's interval is the exact binomial one over the replications."""
+    from scipy.stats import binomtest
+
+    def est(method, seed, covered):
+        return RunRecord("semi", "estimate", MethodRef(method, "estimator", {}, method), seed, "ok",
+                         {"ci_coverage": float(covered)})
+
+    recs = [est("wide", s, 1) for s in range(20)]
+    recs += [est("nominal", s, s != 7) for s in range(20)]  # 19/20 = 0.95
+    recs += [est("narrow", s, s % 2) for s in range(20)]  # 10/20
+    (board,) = build(recs)
+    assert board.best("ci_coverage") == "nominal"
+    assert board.ranks[("wide", "ci_coverage")] == 2 and board.ranks[("narrow", "ci_coverage")] == 3
+    # the exact interval: scipy's Clopper-Pearson for 19 of 20 and 20 of 20
+    ci = binomtest(19, 20).proportion_ci(0.95, method="exact")
+    assert board.cells[("nominal", "ci_coverage")].interval() == pytest.approx((ci.low, ci.high), abs=1e-12)
+    lo, hi = board.cells[("wide", "ci_coverage")].interval()
+    assert hi == 1.0 and lo == pytest.approx(0.025 ** (1 / 20), abs=1e-12)  # (alpha/2)^(1/n) when k = n
+    md = render_markdown([board])
+    assert "ci_coverage → 0.95" in md and "Clopper-Pearson" in md
+    assert "**0.9500 [0.7513, 0.9987]**" in md
+
+
+def test_a_method_entry_can_run_on_its_own_seeds(tmp_path):
+    from xrbench.specs import parse_suite
+
+    suite = parse_suite({"datasets": ["ml100k-semisynth"], "seeds": [0, 1],
+                         "methods": {"estimator": ["s-learner", {"name": "ipw", "seeds": list(range(5))}]}}, "s.yaml")
+    runs = [(r.method.name, r.seed) for r in suite.runs()]
+    assert runs == [("s-learner", 0), ("s-learner", 1)] + [("ipw", s) for s in range(5)]
+    assert [r.seed for r in suite.with_seeds((3,)).runs()] == [3, 3]  # --seeds overrides every method's seeds
+    from xrbench.errors import XRBenchError
+
+    with pytest.raises(XRBenchError, match=r"methods.estimator\[0\].seeds"):
+        parse_suite({"datasets": ["ml100k-semisynth"], "methods": {"estimator": [{"name": "ipw", "seeds": [-1]}]}},
+                    "s.yaml")

@@ -89,6 +89,25 @@ def test_batching_does_not_change_greedy_outputs(tiny_model, tmp_path, monkeypat
     four, stats = generation.generate(bb, prompts, generation.GenConfig(max_new_tokens=5, batch_size=4), NoCache(),
                                       progress=False)
     assert one == four and stats.generated == 4
+    # tokens/s: the median of at least three timed passes (one batch here: timed twice more)
+    assert len(stats.passes) == 3 and stats.tokens_per_s == sorted(stats.passes)[1]
+    _, by_one = generation.generate(bb, prompts, generation.GenConfig(max_new_tokens=5, batch_size=1), NoCache(),
+                                    progress=False)
+    assert len(by_one.passes) == 4 and by_one.tokens_per_s == pytest.approx(sum(sorted(by_one.passes)[1:3]) / 2)
+
+
+def test_loading_another_backbone_releases_the_first(tiny_model, tmp_path, monkeypatch):
+    """One backbone in memory at a time, so a run's peak memory is its own model's."""
+    import shutil
+
+    from xrbench import backbones, generation
+
+    other = tmp_path / "tiny-copy"
+    shutil.copytree(tiny_model, other)
+    first = generation.load(str(tiny_model))
+    assert generation.load(str(tiny_model)) is first  # loaded once
+    generation.load(str(other))
+    assert list(backbones._LOADED) == [(str(other), "cpu")]
 
 
 def test_unknown_backbone_is_a_clear_error(tmp_path, amazon2014):

@@ -5,7 +5,7 @@ import json
 
 import yaml
 
-from tests.conftest import cli
+from tests.conftest import cli, cli_here
 from xrbench.specs import load_suite
 
 
@@ -49,10 +49,10 @@ def test_quick_suite_subset_end_to_end(tmp_path, grouplens_dir, amazon2014):
     csv = (out / "leaderboard.csv").read_text().splitlines()
     assert csv[0].startswith("suite,task,dataset,method,metric,mean,ci_low,ci_high,std")
     assert all(line.startswith("quick-subset,") for line in csv[1:])
-    # a rerun reuses everything
-    again = cli("run", "--suite", str(suite_file(tmp_path)), "--out", str(out), "--data-path",
-                f"ml-100k={grouplens_dir}", "--data-path", f"amazon-2014-5core={amazon2014}", "-q",
-                env={"XRBENCH_DATA": ""})
+    # a rerun reuses everything (the same main in this process: the run above was the subprocess)
+    again = cli_here("run", "--suite", str(suite_file(tmp_path)), "--out", str(out), "--data-path",
+                     f"ml-100k={grouplens_dir}", "--data-path", f"amazon-2014-5core={amazon2014}", "-q",
+                     env={"XRBENCH_DATA": ""})
     assert again.returncode == 0 and "0 run(s) done, 26 reused" in again.stderr
 
 

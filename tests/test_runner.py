@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import cli
 from xrbench.api import Experiment
 from xrbench.records import iter_records
@@ -111,3 +113,21 @@ def test_same_command_twice_gives_identical_metrics(tmp_path, amazon2014):
                 for (k, s), r in _records(folder).items()}
     ma, mb = results(tmp_path / "a"), results(tmp_path / "b")
     assert ma == mb and len(ma) == 8 and all(ma.values())
+
+
+def test_a_runs_peak_memory_is_its_own(tmp_path):
+    """The high-water mark is reset when a run starts: memory an earlier run used is not charged to it."""
+    import sys
+
+    from xrbench import provenance
+
+    if not sys.platform.startswith("linux") or not provenance.reset_peak_rss():
+        pytest.skip("resetting the peak resident memory needs Linux /proc/self/clear_refs")
+    big = bytearray(300 * 1024 * 1024)
+    big[::4096] = b"x" * len(big[::4096])  # touch every page
+    before = provenance.peak_rss_mb()
+    del big
+    start = provenance.start_measuring()
+    assert start["peak_rss_scope"] == "run" and start["load_avg_start"] is not None
+    after = provenance.finish_measuring()
+    assert after["peak_rss_mb"] < before - 250 and after["cpu_count"] >= 1

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+import pytest
+
 from tests.conftest import assert_clean_error, cli
 
 
@@ -36,7 +39,17 @@ def test_score_standard_protocol(tmp_path):
     out = json.loads(p.stdout)
     assert {"bleu4_sacre", "rouge1_rs", "rouge2_rs", "rougeL_rs", "bertscore_f"} <= set(out)
     assert "all-MiniLM-L6-v2" in out["bertscore_encoder"] and "6 layers" in out["bertscore_encoder"]
-    assert out["rouge1_rs"] > 0  # stemming matches "straps" with "strap"-like forms
+    # rouge-score ROUGE-1 F with Porter stemming, mean over the two pairs x100:
+    #   [the sound is great] vs [the sound is realli great]: 4 matched, P = 1, R = 4/5 -> F = 8/9
+    #   [nice strap] vs [the strap are nice] ("straps" -> "strap"): 2 matched, P = 1, R = 1/2 -> F = 2/3
+    #   -> 100 * (8/9 + 2/3) / 2 = 700/9.  Without stemming pair 2 matches only "nice": F = 1/3 -> 100 * 11/18.
+    assert out["rouge1_rs"] == pytest.approx(700 / 9, abs=1e-9)
+    from rouge_score import rouge_scorer
+    for stem, expected in ((True, 700 / 9), (False, 1100 / 18)):
+        sc = rouge_scorer.RougeScorer(["rouge1"], use_stemmer=stem)
+        direct = 100 * np.mean([sc.score(ref, hyp)["rouge1"].fmeasure for hyp, ref in
+                                zip(h.read_text().splitlines(), r.read_text().splitlines())])
+        assert direct == pytest.approx(expected, abs=1e-9)
     assert 0.5 < out["bertscore_f"] < 1.0
 
 

@@ -10,25 +10,22 @@ import jsonschema
 import pandas as pd
 import pytest
 
-from conftest import REPO, assert_clean_error, cli
+from conftest import REPO, assert_clean_error, cli, cli_here
 from xrbench.records import RunRecord
 from xrbench.validate import parse_label, schema
 
-_RUNS: dict[str, Path] = {}
 BIAS0 = Path("runs/ml-100k/recommender/bias/seed-0")
 
 
 @pytest.fixture
-def results(grouplens_dir, tmp_path_factory, tmp_path) -> Path:
-    """A copy (the test's to edit) of one small real run, made once for this module: ml-100k, bias and
-    most-pop, seeds 0 and 1. (Every ``grouplens_dir`` holds the same bytes, so its data hashes match.)"""
-    if "ml" not in _RUNS:
-        out = tmp_path_factory.mktemp("validate") / "ml"
-        p = cli("run", "--dataset", "ml-100k", "--recommender", "bias", "most-pop", "--seeds", "0", "1",
-                "--out", str(out), "-q", "--data-path", str(grouplens_dir))
-        assert p.returncode == 0, p.stderr
-        _RUNS["ml"] = out
-    shutil.copytree(_RUNS["ml"], tmp_path / "ml")
+def results(ml_bias_runs, tmp_path) -> Path:
+    """A copy (the test's to edit) of one small real run, made once for the session (conftest's
+    ``ml_bias_runs``): ml-100k, bias and most-pop, seeds 0 and 1. (Every ``grouplens_dir`` holds the same
+    bytes, so its data hashes match.)
+
+    In each test the first command runs in a subprocess (``cli``), exactly as a user sees it; the commands
+    after it on the same files run the same ``main`` in this process (``cli_here``), which is faster."""
+    shutil.copytree(ml_bias_runs, tmp_path / "ml")
     return tmp_path / "ml"
 
 
@@ -49,7 +46,7 @@ def test_committed_records_validate():
     assert p.returncode == 0 and problems(p) == [], p.stdout + p.stderr
     assert "xrbench: note: units not committed: checked the record only" in p.stderr
     # the causal board too (generating its data fits a model for minutes: the data check is left out)
-    p = cli("validate", "leaderboards", "--no-data-check", cwd=REPO)
+    p = cli_here("validate", "leaderboards", "--no-data-check", cwd=REPO)
     assert p.returncode == 0 and problems(p) == [], p.stdout + p.stderr
     n = len(list((REPO / "leaderboards").rglob("record.json")))
     assert f"validated {n} record(s): 0 problem(s)" in p.stderr
@@ -68,7 +65,7 @@ def test_fresh_runs_validate_and_each_defect_is_one_line(results, grouplens_dir)
     edit(runs / "most-pop/seed-0/record.json", lambda d: d["metrics"].update(  # metrics that do not recompute
         {"ndcg@10": d["metrics"]["ndcg@10"] + 0.01}))
     edit(runs / "most-pop/seed-1/record.json", lambda d: d["intervals"].update(gini=[0.1]))  # a bad interval
-    p = cli("validate", str(results), *data)
+    p = cli_here("validate", str(results), *data)
     assert p.returncode == 1
     lines = problems(p)
     assert len(lines) == 4, lines
@@ -87,7 +84,7 @@ def test_data_and_split_hashes_are_checked(results, grouplens_dir):
     (line,) = problems(p)
     assert line.startswith(f"{results / BIAS0 / 'record.json'}: $.provenance.split.hash: 0123456789abcdef is not")
     # no data here: the hashes are not checked, and a note says so
-    p = cli("validate", str(results / BIAS0 / "record.json"), "--data-path", f"ml-100k={results / 'nowhere'}")
+    p = cli_here("validate", str(results / BIAS0 / "record.json"), "--data-path", f"ml-100k={results / 'nowhere'}")
     assert p.returncode == 0 and problems(p) == [] and "not available here" in p.stderr
 
 
@@ -104,9 +101,9 @@ def test_explain_run_validates_and_an_edited_explanation_is_caught(amazon2014, t
     rows = [json.loads(line) for line in gzip.decompress(units.read_bytes()).decode().splitlines()]
     rows[0]["text"] = "an explanation written after the run"
     units.write_bytes(gzip.compress("".join(json.dumps(r) + "\n" for r in rows).encode()))
-    p = cli("validate", str(out), "--records-only", *data)  # unit files not checked
+    p = cli_here("validate", str(out), "--records-only", *data)  # unit files not checked
     assert p.returncode == 0, p.stdout
-    p = cli("validate", str(out), *data)
+    p = cli_here("validate", str(out), *data)
     assert p.returncode == 1
     (line,) = problems(p)
     assert "unit file explanations.jsonl.gz was changed after the run" in line
@@ -114,9 +111,9 @@ def test_explain_run_validates_and_an_edited_explanation_is_caught(amazon2014, t
 
 def test_bad_input_exits_2(tmp_path):
     assert_clean_error(cli("validate", str(tmp_path / "nope")), "no such file or folder")
-    assert_clean_error(cli("validate", str(tmp_path)), "no records")
+    assert_clean_error(cli_here("validate", str(tmp_path)), "no records")
     (tmp_path / "record.json").write_text("{not json")
-    p = cli("validate", str(tmp_path / "record.json"))
+    p = cli_here("validate", str(tmp_path / "record.json"))
     assert p.returncode == 1 and "unreadable record" in problems(p)[0]
 
 

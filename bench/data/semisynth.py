@@ -128,7 +128,8 @@ def covariates(ds) -> tuple[np.ndarray, tuple[str, ...], np.ndarray]:
     user_n = inter["user"].map(inter["user"].value_counts()).to_numpy(float)
 
     def z(x: np.ndarray) -> np.ndarray:
-        return (x - x.mean()) / x.std(ddof=1)
+        sd = x.std(ddof=1)  # a constant covariate (e.g. every user with as many ratings) is 0, not NaN
+        return (x - x.mean()) / sd if sd > 0 else np.zeros_like(x)
 
     cols = {"age_z": z(age), "male": male, "young": (age < 25).astype(float), "year_z": z(year),
             "logpop_z": z(np.log(item_n)), "logact_z": z(np.log(user_n))}

@@ -133,8 +133,27 @@ class ExplainTask(Task):
             body.append([r["explainer"], r["backbone"], *(cell_text(board, r["method"], k)[0] for k in keys),
                          "—" if r["batch_size"] is None else str(r["batch_size"]), "yes" if same else "no"])
         return [Section("backbone comparison", ["explainer", "backbone", *map(header, keys), "batch", "same pairs"],
-                        body, "same explainer, prompt content and pairs; peak_rss_mb is the process's peak when "
-                              "the run's explanations were done")]
+                        body, "same explainer, prompt content and pairs; peak_rss_mb is the run's own peak "
+                              "(high-water mark reset at its start, earlier backbones released), tokens_per_s the "
+                              "median over its timed batches")]
+
+    def board_notes(self, board: Any, records: list[Any]) -> list[str]:
+        """How the cost columns were measured, with the machine's load while the runs went (a busy machine
+        slows every cost column)."""
+        if not {"wall_s", "tokens_per_s", "peak_rss_mb"} & set(board.keys):
+            return []
+        loads = [x for r in records for k in ("load_avg_start", "load_avg_end")
+                 for x in [((r.provenance or {}).get(k) or [None])[0]] if x is not None]
+        cpus = {(r.provenance or {}).get("cpu_count") for r in records} - {None}
+        scopes = {(r.provenance or {}).get("peak_rss_scope", "process") for r in records}
+        text = ("cost: tokens_per_s = median over each run's timed batches (≥ 3 passes); peak_rss_mb = "
+                + ("the run's own peak (high-water mark reset at its start; one backbone in memory at a time)"
+                   if scopes == {"run"} else "the process's peak so far for some runs (recorded before xrbench "
+                   "measured each run's own peak): not comparable between runs"))
+        if loads:
+            text += (f"; 1-min load average {min(loads):.2f}–{max(loads):.2f} during the runs"
+                     + (f" on {', '.join(map(str, sorted(cpus)))} CPUs" if cpus else ""))
+        return [text]
 
 
 def backbone_rows(records: list[Any]) -> list[dict[str, Any]]:

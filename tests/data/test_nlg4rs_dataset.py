@@ -7,7 +7,7 @@ import pickle
 
 import pytest
 
-from tests.conftest import cli
+from tests.conftest import cli, cli_here
 from xrbench.data import nlg4rs
 from xrbench.data.split import make_split
 from xrbench.errors import DataError
@@ -85,6 +85,7 @@ def test_peter_protocol_run_end_to_end(tmp_path):
     expl = [r for r in recs if r["task"] == "explain"]
     assert len(expl) == 2 and all("fmr" in r["metrics"] and "fcr" in r["metrics"] for r in expl)
     assert all(r["provenance"]["split"]["protocol"] == "predefined" for r in recs)
-    bad = cli("run", "--dataset", "nlg4rs", "--data-path", str(folder), "--split", "predefined", "--seeds", "4",
-              "--recommender", "bias", "--out", str(out))
+    # (the run above in a subprocess, exactly as a user runs it; this refusal the same main in this process)
+    bad = cli_here("run", "--dataset", "nlg4rs", "--data-path", str(folder), "--split", "predefined", "--seeds", "4",
+                   "--recommender", "bias", "--out", str(out))
     assert bad.returncode == 2 and "fold" in bad.stderr and "Traceback" not in bad.stderr  # refused before any work

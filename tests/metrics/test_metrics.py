@@ -45,10 +45,11 @@ def test_popularity_metrics():
     assert m("coverage", out) == pytest.approx(4 / 5)
     # head covers 80% of 20 interactions: x (10), y (4), c (3) = 17 >= 16 -> tail = {b, a}
     assert m("aplt", out) == pytest.approx((1 / 3 + 0) / 2)
-    # exposures over 5 items: a0 b1 c1 x2 y2
-    x = np.sort(np.array([0, 1, 1, 2, 2.0]))
-    g = (2 * np.arange(1, 6) - 6).dot(x) / (5 * x.sum())
-    assert m("gini", out) == pytest.approx(g)
+    # gini of the exposures over all 5 items: a0 (never recommended) b1 c1 x2 y2, n = 5, sum = 6.
+    # Mean absolute difference form G = sum_i sum_j |x_i - x_j| / (2 n sum x):
+    # unordered |differences|: a vs b,c,x,y = 1+1+2+2 = 6; b vs c,x,y = 0+1+1 = 2; c vs x,y = 1+1 = 2; x vs y = 0
+    # -> 10, both orders 20;  G = 20 / (2 * 5 * 6) = 1/3.
+    assert m("gini", out) == pytest.approx(1 / 3, abs=1e-12)
     assert m("poplift", out) == pytest.approx(((16 / 3 + 17 / 3) / 2 - 2.5) / 2.5)
 
 

@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import amazon_2014_rows, assert_clean_error, cli, write_jsonl
+from tests.conftest import amazon_2014_rows, assert_clean_error, cli, cli_for, cli_here, write_jsonl
 from xrbench.data import amazon, movielens, nlg4rs
 from xrbench.data.io import MAX_TIMESTAMP
 from xrbench.data.schema import finalize
@@ -265,9 +265,12 @@ def test_fuzzed_nlg4rs_reviews_are_checked_before_use(lines_and_mutations):
 
 
 # -- explicit files, through the real command -------------------------------------------------------
+# Every test runs the command in a subprocess (``cli``), exactly as a user sees it, at least once; the other
+# cases of a parametrized test, and a second command of a test, run the same ``xrbench.cli.main`` in this
+# process (``cli_here``: the same exit status and error line, without a fresh interpreter's imports).
 
-def inspect(name: str, path: Path, *extra: str):
-    return cli("data", "inspect", name, "--path", str(path), "--json", "--no-download", *extra)
+def inspect(name: str, path: Path, *extra: str, run=cli):
+    return run("data", "inspect", name, "--path", str(path), "--json", "--no-download", *extra)
 
 
 def test_empty_ratings_file_is_an_error_not_an_ok_summary_with_nan(grouplens_dir):
@@ -288,7 +291,7 @@ def test_bom_is_not_part_of_the_first_id(grouplens_dir, tmp_path):
     plain = json.loads(inspect("ml-100k", grouplens_dir).stdout)
     p = grouplens_dir / "u.data"
     p.write_bytes(b"\xef\xbb\xbf" + p.read_bytes())
-    with_bom = inspect("ml-100k", grouplens_dir)
+    with_bom = inspect("ml-100k", grouplens_dir, run=cli_here)
     assert with_bom.returncode == 0, with_bom.stderr
     assert json.loads(with_bom.stdout)["users"] == plain["users"]  # 'ï»¿1' would be a 31st user
     assert "1" in set(movielens.load(path=grouplens_dir).interactions["user"])
@@ -301,7 +304,8 @@ def test_bom_is_not_part_of_the_first_id(grouplens_dir, tmp_path):
 
 def test_a_dataset_too_small_for_a_test_set_is_refused(tmp_path):
     f = write_jsonl(tmp_path / "small.json", amazon_2014_rows(1, 5))  # 5 reviews
-    assert_clean_error(inspect("amazon-2014-5core", f), "small.json", "only 5 interactions", "at least 10")
+    assert_clean_error(inspect("amazon-2014-5core", f, run=cli_here), "small.json", "only 5 interactions",
+                       "at least 10")  # (and the run below in a subprocess)
     p = cli("run", "--dataset", "amazon-2014-5core", "--data-path", str(f), "--recommender", "global-mean",
             "--out", str(tmp_path / "o"))
     assert_clean_error(p, "small.json", "only 5 interactions")
@@ -321,12 +325,13 @@ def test_leave_last_out_without_any_test_rows_is_refused():
 
 
 @pytest.mark.parametrize("release, user_field", [("amazon-2014-5core", "reviewerID"), ("amazon-2023", "user_id")])
-def test_null_user_is_refused_with_line_and_field(tmp_path, release, user_field):
+def test_null_user_is_refused_with_line_and_field(tmp_path, release, user_field, request):
     fmt = FORMATS[release]
     rows = [amazon_row(fmt, u, i) for u in range(4) for i in range(4)]
     rows[2][user_field] = None
     f = write_jsonl(tmp_path / "reviews.json", rows)
-    assert_clean_error(inspect(release, f), "reviews.json", "line 3", f"field '{user_field}'", "user id is null")
+    assert_clean_error(inspect(release, f, run=cli_for(request)), "reviews.json", "line 3",
+                       f"field '{user_field}'", "user id is null")
 
 
 def test_null_user_in_an_nlg4rs_pickle_never_becomes_the_id_none(tmp_path):
@@ -340,11 +345,12 @@ def test_null_user_in_an_nlg4rs_pickle_never_becomes_the_id_none(tmp_path):
 @pytest.mark.parametrize("value, what", [("NaN", "not a finite number"), ("Infinity", "not a finite number"),
                                          ("1e30", "outside 1970-2100"), ("-1e12", "outside 1970-2100"),
                                          ('"2013-01-01"', "not a number"), ("null", "null")])
-def test_nan_or_absurd_timestamp_is_one_line(tmp_path, value, what):
+def test_nan_or_absurd_timestamp_is_one_line(tmp_path, value, what, request):
     rows = [json.dumps(r) for r in amazon_2014_rows()]
     rows[6] = json.dumps({**amazon_2014_rows()[6], "unixReviewTime": "@"}).replace('"@"', value)
     f = write_jsonl(tmp_path / "ts.json", rows)
-    assert_clean_error(inspect("amazon-2014-5core", f), "ts.json", "line 7", "field 'unixReviewTime'", what)
+    assert_clean_error(inspect("amazon-2014-5core", f, run=cli_for(request)), "ts.json", "line 7",
+                       "field 'unixReviewTime'", what)
 
 
 def test_nan_timestamp_in_u_data_is_one_line(grouplens_dir):
@@ -371,7 +377,7 @@ def zipped(folder: Path, dest: Path) -> Path:
 
 
 @pytest.mark.parametrize("damage", ["garble", "truncate", "shift"])
-def test_corrupt_zip_member_is_one_line(grouplens_dir, tmp_path, damage):
+def test_corrupt_zip_member_is_one_line(grouplens_dir, tmp_path, damage, request):
     z = zipped(grouplens_dir, tmp_path / "ml-100k.zip")
     with zipfile.ZipFile(z) as zf:
         info = zf.getinfo("ml-100k/u.data")
@@ -386,7 +392,8 @@ def test_corrupt_zip_member_is_one_line(grouplens_dir, tmp_path, damage):
     else:  # a byte of u.data lost: every offset after it is off by one
         del raw[start + 10]
     z.write_bytes(bytes(raw))
-    assert_clean_error(inspect("ml-100k", z), "ml-100k.zip/ml-100k/u.data", "download ml-100k.zip again")
+    assert_clean_error(inspect("ml-100k", z, run=cli_for(request)), "ml-100k.zip/ml-100k/u.data",
+                       "download ml-100k.zip again")
 
 
 def test_non_utf8_bytes_name_the_line(tmp_path):

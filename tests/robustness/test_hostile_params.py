@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import assert_clean_error, cli
+from tests.conftest import assert_clean_error, cli, cli_here
 
 # (the xrbench imports are inside the tests: the CLI tests below also run against older code)
 
@@ -270,6 +270,15 @@ def test_any_suite_file_is_parsed_or_refused_in_one_line(tmp_path_factory, data)
 
 
 # -- the command line: every case exits 2 before any work, nothing written ----------------------------------
+# The first case of each list runs in a subprocess (``cli``), exactly as a user sees it; the other cases run
+# the same ``xrbench.cli.main`` in this process (``cli_here``: the same exit status and error line, without
+# the seconds each fresh interpreter spends importing).
+def via(case, cases: list):
+    """``cli`` for the first of ``cases``, ``cli_here`` for the others."""
+    assert case in cases
+    return cli if case == cases[0] else cli_here
+
+
 def refused(proc, out: Path, *needles: str) -> str:
     line = assert_clean_error(proc, *needles)
     assert proc.returncode == 2, proc.stderr
@@ -278,12 +287,12 @@ def refused(proc, out: Path, *needles: str) -> str:
     return line
 
 
-def adhoc(grouplens_dir: Path, out: Path, *args: str, dataset: str = "ml-100k"):
-    return cli("run", "--dataset", dataset, "--data-path", f"ml-100k={grouplens_dir}", "--out", str(out), "-q",
+def adhoc(grouplens_dir: Path, out: Path, *args: str, dataset: str = "ml-100k", run=cli):
+    return run("run", "--dataset", dataset, "--data-path", f"ml-100k={grouplens_dir}", "--out", str(out), "-q",
                *args)
 
 
-@pytest.mark.parametrize("args, needles", [
+BAD_RUN_ARGS = [
     (["--recommender", "bias", "--param", "reg_user=abc"], ["recommender 'bias'", "param 'reg_user'", "'abc'"]),
     (["--recommender", "biased-mf", "--param", "dim=-5"], ["recommender 'biased-mf'", "param 'dim'", ">= 1", "-5"]),
     (["--recommender", "bias", "--param", "iters=2.5"], ["param 'iters'", "an integer", "2.5"]),
@@ -304,26 +313,30 @@ def adhoc(grouplens_dir: Path, out: Path, *args: str, dataset: str = "ml-100k"):
     (["--explainer", "template", "--option", "history_model=5"], ["history_model", "a non-empty string"]),
     (["--recommender", "bias", "--split", "predefined"], ["dataset 'ml-100k'", "no predefined folds"]),
     (["--explainer", "template", "--sample", "3", "--full"], ["--full", "--sample"]),
-])
+]
+
+
+@pytest.mark.parametrize("args, needles", BAD_RUN_ARGS)
 def test_bad_params_options_and_seeds_are_refused_before_any_work(tmp_path, grouplens_dir, args, needles):
     out = tmp_path / "out"
-    refused(adhoc(grouplens_dir, out, *args), out, *needles)
+    refused(adhoc(grouplens_dir, out, *args, run=via((args, needles), BAD_RUN_ARGS)), out, *needles)
 
 
 def test_estimator_params_and_options_refused_before_generating_anything(tmp_path):
     cache = tmp_path / "cache"
-    for args, needles in [(["--estimator", "dr-learner", "--param", "final=forest"], ["param 'final'", "'ridge'"]),
-                          (["--estimator", "dr-learner", "--param", "min_propensity=0.7"], ["min_propensity"]),
-                          (["--estimator", "causal-forest-dml", "--param", "n_estimators=10"], ["multiple of 4"]),
-                          (["--estimator", "ipw", "--option", "placebo_rows=0"], ["placebo_rows", ">= 1"])]:
+    cases = [(["--estimator", "dr-learner", "--param", "final=forest"], ["param 'final'", "'ridge'"]),
+             (["--estimator", "dr-learner", "--param", "min_propensity=0.7"], ["min_propensity"]),
+             (["--estimator", "causal-forest-dml", "--param", "n_estimators=10"], ["multiple of 4"]),
+             (["--estimator", "ipw", "--option", "placebo_rows=0"], ["placebo_rows", ">= 1"])]
+    for args, needles in cases:
         out = tmp_path / "out"
-        p = cli("run", "--dataset", "ml100k-semisynth", "--out", str(out), "-q", *args,
-                env={"XRBENCH_CACHE": str(cache)})
+        p = via((args, needles), cases)("run", "--dataset", "ml100k-semisynth", "--out", str(out), "-q", *args,
+                                        env={"XRBENCH_CACHE": str(cache)})
         refused(p, out, *needles)
     assert not (cache / "semisynth").exists()
 
 
-@pytest.mark.parametrize("param, needles", [
+SEMISYNTH_PARAMS = [
     ("gamma=abc", ["dataset 'ml100k-semisynth'", "param 'gamma'", "'abc'"]),
     ("gamma=nan", ["param 'gamma'", "finite"]),
     ("gamma=-1", ["param 'gamma'", "> 0"]),
@@ -332,11 +345,15 @@ def test_estimator_params_and_options_refused_before_generating_anything(tmp_pat
     ("n=1e9", ["param 'n'"]),
     ("variant=nope", ["param 'variant'", "'synthetic'"]),
     ("colour=red", ["dataset 'ml100k-semisynth'", "unknown parameter(s) ['colour']"]),
-])
+]
+
+
+@pytest.mark.parametrize("param, needles", SEMISYNTH_PARAMS)
 def test_bad_semisynth_params_refused_before_generating_anything(tmp_path, param, needles):
     out, cache = tmp_path / "out", tmp_path / "cache"
-    p = cli("run", "--dataset", "ml100k-semisynth", "--dataset-param", param, "--estimator", "zero-effect",
-            "--out", str(out), "-q", env={"XRBENCH_CACHE": str(cache)})
+    p = via((param, needles), SEMISYNTH_PARAMS)(
+        "run", "--dataset", "ml100k-semisynth", "--dataset-param", param, "--estimator", "zero-effect",
+        "--out", str(out), "-q", env={"XRBENCH_CACHE": str(cache)})
     refused(p, out, *needles)
     assert not (cache / "semisynth").exists()
 
@@ -350,7 +367,7 @@ def test_unknown_dataset_param_refused(tmp_path, grouplens_dir):
 SUITE_HEAD = "datasets: [ml-100k]\nmethods: {recommender: [bias]}\nseeds: [0]\n"
 
 
-@pytest.mark.parametrize("text, needles", [
+BAD_SUITES = [
     (SUITE_HEAD + "split: nope\n", ["option 'split'", "'nope'", "'random'"]),
     (SUITE_HEAD + "k: ten\n", ["option 'k'", "'ten'"]),
     (SUITE_HEAD + "sample: -1\n", ["option 'sample'"]),
@@ -373,12 +390,16 @@ SUITE_HEAD = "datasets: [ml-100k]\nmethods: {recommender: [bias]}\nseeds: [0]\n"
     ("datasets: [ml-100k]\nmethods: {recommender: [{name: bias, params: {reg_user: abc}}]}\n",
      ["methods.recommender[0]", "param 'reg_user'", "'abc'"]),
     (SUITE_HEAD + "split: predefined\n", ["dataset 'ml-100k'", "no predefined folds"]),
-])
+]
+
+
+@pytest.mark.parametrize("text, needles", BAD_SUITES)
 def test_bad_suite_files_are_refused_in_one_line(tmp_path, grouplens_dir, text, needles):
     f = tmp_path / "suite.yaml"
     f.write_text(text, encoding="utf-8")
     out = tmp_path / "out"
-    p = cli("run", "--suite", str(f), "--data-path", f"ml-100k={grouplens_dir}", "--out", str(out), "-q")
+    p = via((text, needles), BAD_SUITES)("run", "--suite", str(f), "--data-path", f"ml-100k={grouplens_dir}",
+                                         "--out", str(out), "-q")
     line = refused(p, out, *needles)
     if "predefined" not in text:
         assert str(f) in line  # names the file
@@ -405,7 +426,8 @@ def test_valid_float_spellings_run(tmp_path, grouplens_dir):
     f = tmp_path / "suite.yaml"
     f.write_text("datasets: [ml-100k]\nmethods: {recommender: [{name: bias, params: {reg_user: 1e-3, iters: 2}}]}\n"
                  "seeds: [0]\n")
-    p = cli("run", "--suite", str(f), "--data-path", f"ml-100k={grouplens_dir}", "--out", str(tmp_path / "o2"), "-q")
+    p = cli_here("run", "--suite", str(f), "--data-path", f"ml-100k={grouplens_dir}", "--out", str(tmp_path / "o2"),
+                 "-q")  # (the first run above is the subprocess; this one the same main in this process)
     assert p.returncode == 0, p.stderr
     rec = json.loads(next((tmp_path / "o2").rglob("record.json")).read_text())
     assert rec["status"] == "ok" and rec["method"]["params"]["reg_user"] == 0.001
@@ -416,9 +438,9 @@ def test_argparse_errors_are_one_line(tmp_path):
     p = cli("run", "--seeds", "x", "--out", str(out))
     line = refused(p, out, "--seeds", "invalid int value: 'x'", "(see 'xrbench run --help')")
     assert proc_lines(p) == [line]
-    p = cli("run", "--device", "tpu")
+    p = cli_here("run", "--device", "tpu")  # (the first case above is the subprocess; these the same main here)
     assert proc_lines(p) == [assert_clean_error(p, "--device", "(see 'xrbench run --help')")] and p.returncode == 2
-    p = cli("nope")
+    p = cli_here("nope")
     assert proc_lines(p) == [assert_clean_error(p, "(see 'xrbench --help')")] and p.returncode == 2
 
 

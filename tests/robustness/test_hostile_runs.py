@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import stat
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import assert_clean_error, cli
+from tests.conftest import assert_clean_error, cli, cli_here
 from xrbench.specs import folder_name
 
 PLUGIN = '''
@@ -57,6 +58,36 @@ def records(out: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(out.rglob("record.json"))]
 
 
+BIAS0 = Path("runs/ml-100k/recommender/bias/seed-0")
+
+
+@pytest.fixture
+def bias_out(ml_bias_runs, tmp_path) -> Path:
+    """``tmp_path/out``: a copy (the test's to edit) of conftest's ``ml_bias_runs``, the session's one real
+    ``run --recommender bias most-pop --seeds 0 1`` on ``shared_grouplens``; a test's first
+    ``run(tmp_path, shared_grouplens, "--recommender", "bias")`` would have made its bias seed-0 record."""
+    shutil.copytree(ml_bias_runs, tmp_path / "out")
+    return tmp_path / "out"
+
+
+@pytest.fixture(scope="module")
+def plug_runs(tmp_path_factory, shared_grouplens) -> Path:
+    """One real ``run --recommender plug-mf --plugin plug.py`` (dim 16), made once for this module, only read
+    (a test copies its ``out`` and writes its own ``plug.py``: the same bytes, so the same code sha256)."""
+    from tests.conftest import isolated_env
+
+    where = tmp_path_factory.mktemp("plug-runs")
+    p = run(where, shared_grouplens, "--recommender", "plug-mf", "--plugin", str(plugin(where, 16)),
+            env=isolated_env(tmp_path_factory))  # (set up before the autouse fixture that sets these for a test)
+    assert p.returncode == 0, p.stderr
+    return where / "out"
+
+
+def copy_of(runs: Path, tmp_path: Path) -> Path:
+    shutil.copytree(runs, tmp_path / "out")
+    return tmp_path / "out"
+
+
 # -- run folders --------------------------------------------------------------------------------------
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.text(min_size=1, max_size=40), min_size=2, max_size=6, unique=True))
@@ -75,9 +106,9 @@ def test_labels_the_old_sanitiser_merged_get_their_own_folders():
 
 
 # -- reuse only the same run -----------------------------------------------------------------------------
-def test_a_changed_default_param_reruns_and_says_why(tmp_path, grouplens_dir):
-    p = run(tmp_path, grouplens_dir, "--recommender", "plug-mf", "--plugin", str(plugin(tmp_path, 16)))
-    assert p.returncode == 0, p.stderr
+def test_a_changed_default_param_reruns_and_says_why(tmp_path, shared_grouplens, plug_runs):
+    grouplens_dir = shared_grouplens  # the data of the first run (plug_runs), as before the shared fixture
+    copy_of(plug_runs, tmp_path)  # the first run: plug-mf, dim 16
     (rec,) = records(tmp_path / "out")
     assert rec["method"]["params"] == {"dim": 16}
     src = rec["provenance"]["method_source"]
@@ -90,11 +121,11 @@ def test_a_changed_default_param_reruns_and_says_why(tmp_path, grouplens_dir):
     assert rec["method"]["params"] == {"dim": 32}
 
 
-def test_a_record_of_other_options_or_data_is_not_reused(tmp_path, grouplens_dir):
-    assert run(tmp_path, grouplens_dir, "--recommender", "bias").returncode == 0
+def test_a_record_of_other_options_or_data_is_not_reused(tmp_path, shared_grouplens, bias_out):
+    grouplens_dir = shared_grouplens  # bias_out: the first run, ``--recommender bias`` on this data
     p = run(tmp_path, grouplens_dir, "--recommender", "bias", "--k", "5")
     assert "0 reused" in p.stderr and "options differs" in p.stderr
-    path = next((tmp_path / "out").rglob("record.json"))
+    path = bias_out / BIAS0 / "record.json"  # the record the run above wrote
     rec = json.loads(path.read_text())
     rec["provenance"]["dataset"]["file_hash"] = "0" * 64  # a record of another file
     path.write_text(json.dumps(rec))
@@ -112,9 +143,10 @@ def test_a_non_finite_interval_is_a_failed_run_and_the_suite_goes_on(tmp_path, g
     assert recs["plug-mf"]["status"] == "failed"
 
 
-def test_an_environment_failure_never_replaces_an_ok_record(tmp_path, grouplens_dir):
+def test_an_environment_failure_never_replaces_an_ok_record(tmp_path, shared_grouplens, plug_runs):
+    grouplens_dir = shared_grouplens
     plug = str(plugin(tmp_path))
-    assert run(tmp_path, grouplens_dir, "--recommender", "plug-mf", "--plugin", plug).returncode == 0
+    copy_of(plug_runs, tmp_path)  # the ok record of plug-mf
     p = run(tmp_path, grouplens_dir, "--recommender", "plug-mf", "--plugin", plug, "--overwrite", "always",
             env={"PLUG_FAIL_DISK": "1"})
     assert p.returncode == 1 and "No space left on device" in p.stderr and "is kept" in p.stderr
@@ -123,9 +155,9 @@ def test_an_environment_failure_never_replaces_an_ok_record(tmp_path, grouplens_
 
 
 # -- leftovers and paths ------------------------------------------------------------------------------
-def test_leftover_temporaries_are_removed_and_outputs_follow_the_umask(tmp_path, grouplens_dir):
-    assert run(tmp_path, grouplens_dir, "--recommender", "bias").returncode == 0
-    folder = next((tmp_path / "out").rglob("record.json")).parent
+def test_leftover_temporaries_are_removed_and_outputs_follow_the_umask(tmp_path, shared_grouplens, bias_out):
+    grouplens_dir = shared_grouplens  # bias_out: the first run (copied with its files' modes)
+    folder = bias_out / BIAS0
     (folder / ".record.json.x1y2.tmp").write_text("{")
     (tmp_path / "out" / ".leaderboard.md.a1.tmp").write_text("half")
     assert run(tmp_path, grouplens_dir, "--recommender", "bias").returncode == 0
@@ -134,11 +166,14 @@ def test_leftover_temporaries_are_removed_and_outputs_follow_the_umask(tmp_path,
     assert mode == 0o666 & ~0o022, oct(mode)  # the test process runs with umask 022
 
 
-def test_records_hold_no_machine_paths(tmp_path, grouplens_dir):
-    assert run(tmp_path, grouplens_dir, "--recommender", "bias").returncode == 0
-    text = next((tmp_path / "out").rglob("record.json")).read_text()
-    assert str(tmp_path) not in text and str(Path.home()) + "/" not in text
-    assert json.loads(text)["provenance"]["dataset"]["file_hash"]
+def test_records_hold_no_machine_paths(ml_bias_runs, shared_grouplens):
+    # the session's run: its results folder and its data lie in temporary folders of their own
+    for path in sorted(ml_bias_runs.rglob("record.json")):
+        text = path.read_text()
+        for where in (ml_bias_runs.parent, shared_grouplens.parent):
+            assert str(where) not in text, (path, where)
+        assert str(Path.home()) + "/" not in text
+        assert json.loads(text)["provenance"]["dataset"]["file_hash"]
 
 
 def test_an_incompatible_pair_is_refused_before_the_data_is_generated(tmp_path):
@@ -238,17 +273,17 @@ def test_an_out_path_under_a_file_is_one_line(tmp_path, grouplens_dir):
     assert_clean_error(p, "afile")
 
 
-def test_corrupt_records_and_unit_files_are_named_or_skipped(tmp_path, grouplens_dir):
-    assert run(tmp_path, grouplens_dir, "--recommender", "bias", "most-pop").returncode == 0
-    out = tmp_path / "out"
+def test_corrupt_records_and_unit_files_are_named_or_skipped(bias_out):
+    out = bias_out  # a real run of bias and most-pop
     bad = out / "runs" / "ml-100k" / "recommender" / "bias" / "seed-0"
     (bad / "predictions.csv.gz").write_bytes(b"\x1f\x8b garbage")
     assert_clean_error(cli("rescore", str(out)), "bias", "unit files", "--skip-bad")
-    p = cli("rescore", str(out), "--skip-bad")
+    # (the commands after the first: the same main in this process, faster)
+    p = cli_here("rescore", str(out), "--skip-bad")
     assert p.returncode == 0 and "left out" in p.stderr
     (bad / "record.json").write_text('{"dataset": ')
-    assert_clean_error(cli("leaderboard", str(out)), "record.json", "--skip-bad")
-    p = cli("leaderboard", str(out), "--skip-bad")
+    assert_clean_error(cli_here("leaderboard", str(out)), "record.json", "--skip-bad")
+    p = cli_here("leaderboard", str(out), "--skip-bad")
     assert p.returncode == 0 and "most-pop" in p.stdout and "left out" in p.stderr
 
 
@@ -269,9 +304,9 @@ def test_the_record_reader_never_crashes(tmp_path_factory, blob):
         assert str(path) in str(exc) and "\n" not in str(exc)
 
 
-def test_a_corrupt_record_in_out_is_run_again(tmp_path, grouplens_dir):
-    assert run(tmp_path, grouplens_dir, "--recommender", "bias").returncode == 0
-    path = next((tmp_path / "out").rglob("record.json"))
+def test_a_corrupt_record_in_out_is_run_again(tmp_path, shared_grouplens, bias_out):
+    grouplens_dir = shared_grouplens  # bias_out: the first run, ``--recommender bias`` on this data
+    path = bias_out / BIAS0 / "record.json"
     path.write_text('{"dataset": ')
     p = run(tmp_path, grouplens_dir, "--recommender", "bias")
     assert p.returncode == 0 and "running it again" in p.stderr and "Traceback" not in p.stderr

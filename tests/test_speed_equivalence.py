@@ -1,0 +1,171 @@
+"""The quick suite's speed-ups change no result: item-knn's ranking scores equal the per-user loop bit for
+bit, the cached dataset ids equal rebuilt ones, the dynamo-free Adam equals ``torch.optim.Adam``, biased-mf
+trains to the same bits on one thread, and unit files written at the new gzip level load back the same."""
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from xrbench.baselines.recommenders import ItemKNN
+from xrbench.data.schema import finalize
+from xrbench.data.split import make_split
+from xrbench.metrics.outputs import COMPRESSLEVEL, RecOutputs
+from xrbench.view import TrainView, dataset_index
+
+
+def small_dataset(n_users: int = 70, n_items: int = 45, seed: int = 0, name: str = "t"):
+    """Random ratings with heavy and light users, an item nobody rated in train, and twin items (identical
+    rating columns, so equal similarities: ties at the kNN cut)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for u in range(n_users):
+        density = (0.05, 0.3, 0.9)[u % 3]
+        for i in range(n_items - 2):
+            if rng.random() < density:
+                r = float(rng.integers(1, 6))
+                rows.append((f"u{u:03d}", f"i{i:03d}", r, u * 1000 + i))
+                if i == 3:  # the twin of i003
+                    rows.append((f"u{u:03d}", f"i{n_items - 2:03d}", r, u * 1000 + n_items))
+    rows.append(("u999", f"i{n_items - 1:03d}", 4.0, 1))  # a user and an item seen once
+    inter = pd.DataFrame(rows, columns=["user", "item", "rating", "timestamp"])
+    return finalize(name, inter, None, None, rating_min=1, rating_max=5, source="mem", file_hash=f"h{seed}",
+                    card={}, stats={})
+
+
+def fitted_knn(view: TrainView, **params) -> ItemKNN:
+    m = ItemKNN(**params)
+    m.bind(view)
+    m.fit(view)
+    return m
+
+
+def loop_scores(m: ItemKNN, users: np.ndarray) -> np.ndarray:
+    """The per-user loop ``ItemKNN.scores`` ran before it was sped up."""
+    all_items = np.arange(m.view.n_items)
+    base = m.mu + m.bu[users][:, None] + m.bi[None, :]
+    return base + np.stack([m._neighbour_terms(int(u), all_items) for u in users])
+
+
+@pytest.mark.parametrize("k", [1, 3, 7, 40])
+def test_item_knn_scores_equal_the_per_user_loop_bit_for_bit(k):
+    ds = small_dataset()
+    for seed in (0, 1):
+        view = TrainView.build(ds, make_split(ds, "random", seed), seed)
+        m = fitted_knn(view, k=k, shrinkage=2.0)
+        users = np.arange(view.n_users)
+        assert any(len(m.history(u)) > k for u in users) or k == 40
+        fast, slow = m.scores(users), loop_scores(m, users)
+        assert fast.tobytes() == slow.tobytes()
+        fast_top = m.rank(users, 10)
+        m.scores = lambda us, m=m: loop_scores(m, us)  # the ranking the loop gave
+        assert [r.tolist() for r in fast_top] == [r.tolist() for r in m.rank(users, 10)]
+
+
+def test_item_knn_refit_ranks_with_the_new_similarities():
+    ds1, ds2 = small_dataset(seed=1), small_dataset(n_items=52, seed=2)
+    v1 = TrainView.build(ds1, make_split(ds1, "random", 0), 0)
+    v2 = TrainView.build(ds2, make_split(ds2, "random", 0), 0)
+    m = fitted_knn(v1, k=3)
+    m.scores(np.arange(4))  # builds the cached transposed similarities
+    m.bind(v2)
+    m.fit(v2)
+    users = np.arange(v2.n_users)
+    assert m.scores(users).tobytes() == loop_scores(m, users).tobytes()
+
+
+def test_item_knn_fidelity_interface_unchanged_by_ranking():
+    ds = small_dataset()
+    view = TrainView.build(ds, make_split(ds, "random", 0), 0)
+    m = fitted_knn(view, k=3)
+    before = [(m.neighbours_in_history(u, i), m.score_with_history(u, np.arange(5), None).tobytes())
+              for u in range(0, view.n_users, 7) for i in range(0, view.n_items, 5)]
+    m.scores(np.arange(view.n_users))
+    after = [(m.neighbours_in_history(u, i), m.score_with_history(u, np.arange(5), None).tobytes())
+             for u in range(0, view.n_users, 7) for i in range(0, view.n_items, 5)]
+    assert before == after
+
+
+def test_cached_ids_equal_rebuilt_ids():
+    ds = small_dataset()
+    index = dataset_index(ds)
+    assert dataset_index(ds) is index  # built once per dataset
+    assert np.array_equal(index.user_ids, ds.user_ids) and np.array_equal(index.item_ids, ds.item_ids)
+    u_index = {u: i for i, u in enumerate(ds.user_ids)}
+    i_index = {u: i for i, u in enumerate(ds.item_ids)}
+    assert index.uidx.tolist() == [u_index[u] for u in ds.interactions["user"]]
+    assert index.iidx.tolist() == [i_index[i] for i in ds.interactions["item"]]
+    other = small_dataset(seed=3)
+    assert dataset_index(other) is not index
+    for seed in (0, 1):
+        split = make_split(ds, "random", seed)
+        view = TrainView.build(ds, split, seed)
+        for part, rows in ((view.train, split.train), (view.valid, split.valid)):
+            assert list(part.columns[:2]) == ["uidx", "iidx"] and part["uidx"].dtype == np.int64
+            assert part["uidx"].tolist() == [u_index[u] for u in part["user"]]
+            assert part["iidx"].tolist() == [i_index[i] for i in part["item"]]
+            assert len(part) == len(rows)
+            for col in ("uidx", "iidx"):  # the view's own arrays: no memory shared with the dataset's index
+                assert not np.shares_memory(part[col].to_numpy(), index.uidx)
+                assert not np.shares_memory(part[col].to_numpy(), index.iidx)
+        assert np.array_equal(view.user_ids, ds.user_ids) and view.user_ids is not index.user_ids
+        assert view.user_ids.flags.writeable
+
+
+def test_adam_equals_torch_optim_adam():
+    torch = pytest.importorskip("torch")
+    from xrbench.baselines.training import Adam
+
+    def run(make):
+        torch.manual_seed(0)
+        w = torch.nn.Parameter(torch.randn(30, 8) * 0.1)
+        b = torch.nn.Parameter(torch.zeros(30))
+        unused = torch.nn.Parameter(torch.ones(3))  # never gets a gradient: skipped by both
+        opt = make([w, b, unused])
+        x = torch.randn(50, 8)
+        y = torch.randn(50)
+        idx = torch.randint(0, 30, (50,))
+        for _ in range(25):
+            loss = (((w[idx] * x).sum(-1) + b[idx] - y) ** 2).mean() + 0.01 * (w ** 2).sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        return [p.detach().numpy().tobytes() for p in (w, b, unused)]
+
+    assert run(lambda ps: Adam(ps, lr=0.01)) == run(lambda ps: torch.optim.Adam(ps, lr=0.01))
+
+
+def test_biased_mf_gets_the_same_bits_on_one_thread_as_on_two(monkeypatch):
+    """Batches of 1024 x 64 and tables of >= 32768 entries: large enough for torch to split its work
+    between two threads."""
+    pytest.importorskip("torch")
+    import xrbench.baselines.mf as mf
+    from xrbench.baselines import training
+
+    ds = small_dataset(n_users=600, n_items=60)
+    view = TrainView.build(ds, make_split(ds, "random", 0), 0)
+    results = []
+    for threads in (1, 2):
+        def fit(*args, threads=threads, **kw):
+            return training.fit_early_stopping(*args, **{**kw, "threads": threads})
+
+        monkeypatch.setattr(mf, "fit_early_stopping", fit)
+        m = mf.BiasedMF(max_epochs=2, batch_size=1024, dim=64)
+        m.bind(view)
+        m.fit(view)
+        results.append([getattr(m, k).tobytes() for k in ("P", "Q", "bu", "bi")] + [m.history])
+    assert results[0] == results[1]
+
+
+def test_unit_files_load_back_the_same(tmp_path):
+    out = RecOutputs(np.array(["u1", "u2"]), np.array(["i1", "i2"]), np.array([4.0, 2.0]), np.array([3.5, 2.25]),
+                     1.0, 5.0, {"u1": ["i3", "i1"], "u2": []}, {"i1": 3, "i2": 1}, {"u1": 2.0, "u2": 1.0})
+    units = out.save(tmp_path)
+    back = RecOutputs.load(tmp_path)
+    assert back.topk == out.topk and np.array_equal(back.predictions, out.predictions)
+    for u in units:
+        data = (tmp_path / u).read_bytes()
+        assert data[:2] == b"\x1f\x8b" and gzip.decompress(data)  # plain gzip, any reader takes it
+    assert 1 <= COMPRESSLEVEL <= 9
