@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -42,12 +43,12 @@ def test_corrupt_record_is_a_clear_error(tmp_path):
 
 
 def test_records_of_schema_1_load_through_the_migration():
-    """The committed records were written by schema 1: fidelity rows inside provenance. They load as the
-    current schema, without the per-pair rows (those belong in the unit file fidelity.json.gz)."""
+    """Records written by schema 1 (a committed fidelity record of xrbench 0.1.0, kept as a fixture) hold the
+    fidelity rows inside provenance. They load as the current schema, without the per-pair rows (those belong
+    in the unit file fidelity.json.gz)."""
     from xrbench.records import SCHEMA_VERSION, migrate
-    from tests.conftest import REPO
 
-    path = REPO / "leaderboards/fidelity/runs/amazon-2014-5core/explainer/retrieval/seed-0/record.json"
+    path = Path(__file__).parent / "fixtures" / "record_schema1_fidelity.json"
     raw = json.loads(path.read_text())
     assert raw["schema_version"] == 1 and raw["provenance"]["explain"]["fidelity"]["rows"]
     new = migrate(raw)
