@@ -3,12 +3,19 @@ early stopping on the (clipped) validation RMSE; the best epoch's parameters are
 from __future__ import annotations
 
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import numpy as np
 
 if TYPE_CHECKING:
     import torch
+
+
+#: An observer of each epoch of :func:`fit_early_stopping`: ``fn(epoch, valid_rmse)``, called after the epoch's
+#: validation RMSE is computed. ``xrbench tune`` sets it to report the epoch to its Optuna trial (and to stop a
+#: pruned trial by raising); unset, as everywhere else, nothing is called and training is exactly the same.
+EPOCH_CALLBACK: ContextVar[Callable[[int, float], None] | None] = ContextVar("xrbench_epoch_callback", default=None)
 
 
 class Adam:
@@ -112,7 +119,8 @@ def _fit(params: Sequence["torch.nn.Parameter"], batch_loss: Callable[["torch.Te
     opt = make_adam(params, lr)
     best, best_state, bad = np.inf, None, 0
     history: list[float] = []
-    for _epoch in range(max_epochs):
+    observe = EPOCH_CALLBACK.get()
+    for epoch in range(max_epochs):
         perm = torch.as_tensor(rng.permutation(n_rows), device=device)
         for start in range(0, n_rows, batch_size):
             loss = batch_loss(perm[start:start + batch_size])
@@ -123,6 +131,8 @@ def _fit(params: Sequence["torch.nn.Parameter"], batch_loss: Callable[["torch.Te
             vp = np.clip(valid_pred().double().cpu().numpy(), *clip)
         rmse = float(np.sqrt(np.mean((vp - valid_y) ** 2)))
         history.append(rmse)
+        if observe is not None:
+            observe(epoch, rmse)
         if rmse < best - 1e-5:
             best, bad, best_state = rmse, 0, [x.detach().clone() for x in params]
         else:

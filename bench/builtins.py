@@ -35,6 +35,20 @@ _RECOMMENDERS = {
     "most-pop": ("xrbench.baselines.recommenders:MostPop", "most popular unseen items (ranking only)"),
     "attr-mf": ("xrbench.baselines.attr_mf:AttrMF", "MF with item-attribute terms (the feature-aware recommender "
                 "of the causal-fidelity metrics)"),
+    # Cornac models (the `cornac` extra), fitted on xrbench's splits: xrbench.baselines.cornac_models
+    "cornac:MF": ("xrbench.baselines.cornac_models:MF", "Cornac MF: biased matrix factorisation, SGD"),
+    "cornac:PMF": ("xrbench.baselines.cornac_models:PMF", "Cornac PMF: probabilistic matrix factorisation"),
+    "cornac:SVD": ("xrbench.baselines.cornac_models:SVD", "Cornac SVD: biased SVD by SGD"),
+    "cornac:NMF": ("xrbench.baselines.cornac_models:NMF", "Cornac NMF: non-negative matrix factorisation"),
+    "cornac:BPR": ("xrbench.baselines.cornac_models:BPR", "Cornac BPR: Bayesian personalised ranking (ranking only)"),
+    "cornac:WMF": ("xrbench.baselines.cornac_models:WMF", "Cornac WMF: weighted MF for implicit feedback (ranking "
+                   "only; needs TensorFlow)"),
+    "cornac:NeuMF": ("xrbench.baselines.cornac_models:NeuMF", "Cornac NeuMF: GMF + MLP, PyTorch (ranking only)"),
+    "cornac:VAECF": ("xrbench.baselines.cornac_models:VAECF", "Cornac VAECF: variational autoencoder CF, PyTorch "
+                     "(ranking only)"),
+    "cornac:EFM": ("xrbench.baselines.cornac_models:EFM", "Cornac EFM: explicit factor models on review sentiment"),
+    "cornac:MTER": ("xrbench.baselines.cornac_models:MTER", "Cornac MTER: multi-task explainable recommendation "
+                    "(tensor factorisation of review sentiment)"),
 }
 _EXPLAINERS = {
     "template": ("xrbench.baselines.explainers:Template", "fixed sentence citing the item's top attributes/aspects"),
@@ -50,6 +64,10 @@ _EXPLAINERS = {
                      "models too)"),
     "causal-llm": ("xrbench.baselines.llm:CausalLLM", "an LLM told which item attributes most raise this user's "
                    "predicted rating (attr-mf intervention effects)"),
+    "cornac:EFM": ("xrbench.baselines.cornac_models:EFMExplainer", "Cornac EFM's feature-level explanation: the "
+                   "user's most cared feature the item performs best on, in EFM's template"),
+    "cornac:MTER": ("xrbench.baselines.cornac_models:MTERExplainer", "Cornac MTER's top predicted feature for the "
+                    "pair, in EFM's template"),
 }
 _ESTIMATORS = {
     "zero-effect": ("xrbench.baselines.estimators:ZeroEffect", "reference row: tau_hat = 0"),

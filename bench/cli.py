@@ -67,13 +67,25 @@ def _adhoc_methods(a: argparse.Namespace) -> list[tuple[str, str]]:
     return out
 
 
+_FLAG = {"cutoffs": "k"}  # option -> the command-line flag that sets it, where the names differ
+
+
+def _k_flags(ks: list[int] | None) -> dict[str, Any]:
+    """``--k 5 10 20``: the ranking cutoffs, and the list length K of the popularity, fairness and fidelity
+    metrics (10, metrics.md's K, when given; otherwise the largest cutoff)."""
+    if not ks:
+        return {}
+    return {"cutoffs": list(ks), "k": 10 if 10 in ks else max(ks)}
+
+
 def _run_options(a: argparse.Namespace) -> dict[str, Any]:
     """The task options set on the command line (--split, --k, --sample/--full, --fidelity, --option K=V)."""
-    flags = {"split": a.split, "k": a.k, "sample": a.sample, "fidelity": a.fidelity}
+    flags = {"split": a.split, "folds": a.folds, "sample": a.sample, "fidelity": a.fidelity, **_k_flags(a.k)}
     given = _params(a.option, "--option")
     both = sorted(set(given) & {n for n, v in flags.items() if v is not None})
     if both:
-        raise XRBenchError(f"--option {both[0]}=... and --{both[0]} both set option '{both[0]}'; give it once")
+        raise XRBenchError(f"--option {both[0]}=... and --{_FLAG.get(both[0], both[0])} both set option "
+                           f"'{both[0]}'; give it once")
     if a.full and (a.sample is not None or "sample" in given):
         raise XRBenchError("--full (every test pair) and --sample N contradict each other; give one")
     opts = {**given, **{k: v for k, v in flags.items() if v is not None}}
@@ -83,10 +95,17 @@ def _run_options(a: argparse.Namespace) -> dict[str, Any]:
         raise XRBenchError(f"--option: unknown option(s) {', '.join(unknown)}; options are "
                            f"{', '.join(sorted(option_keys()))}")
     for k, v in opts.items():  # types and ranges, before any work (e.g. --sample 0, --fidelity -3)
-        check_options({k: v}, "--option" if k in given else f"--{k}")
+        check_options({k: v}, "--option" if k in given else f"--{_FLAG.get(k, k)}")
     if a.full:
         opts["sample"] = None
     return opts
+
+
+def _default_seeds(options: dict[str, Any]) -> tuple[int, ...]:
+    """An ad-hoc run's seeds when --seeds is not given: 0, or every fold (0..F-1) of a kfold split."""
+    if options.get("split") == "kfold":
+        return tuple(range(int(options.get("folds", 5))))
+    return (0,)
 
 
 def cmd_run(a: argparse.Namespace) -> int:
@@ -103,7 +122,8 @@ def cmd_run(a: argparse.Namespace) -> int:
     options = _run_options(a)
     seeds = check_seeds(a.seeds, "--seeds") if a.seeds is not None else None
     if a.suite or not (a.dataset or adhoc):
-        for flag, value in (("--param", a.param), ("--dataset-param", a.dataset_param), ("--metrics", a.metrics)):
+        for flag, value in (("--param", a.param), ("--dataset-param", a.dataset_param), ("--metrics", a.metrics),
+                            ("--params-file", a.params_file)):
             if value:
                 raise XRBenchError(f"{flag} applies to an ad-hoc run (--dataset with --recommender, ...); a suite "
                                    "file sets params and metrics per dataset and method")
@@ -116,10 +136,13 @@ def cmd_run(a: argparse.Namespace) -> int:
             raise XRBenchError("an ad-hoc run needs --dataset and at least one of --recommender, --explainer, "
                                "--estimator (or --method KIND:NAME)")
         dparams = _freeze(_params(a.dataset_param, "--dataset-param"))
-        methods = tuple(MethodSpec(kind, n, _freeze(params)) for kind, n in adhoc)
+        from .tune import params_for_run
+        tuned = params_for_run(a.params_file, adhoc, params, a.dataset)  # (kind, name) -> (params, provenance)
+        methods = tuple(MethodSpec(kind, n, _freeze({**params, **tuned.get((kind, n), ({}, {}))[0]}),
+                                   tuple(tuned.get((kind, n), ({}, {}))[1].items())) for kind, n in adhoc)
         tasks_of = {m.task for m in methods}
         suite = Suite("adhoc", tuple(DatasetSpec(d, dparams) for d in a.dataset), methods,
-                      seeds if seeds is not None else (0,),
+                      seeds if seeds is not None else _default_seeds(options),
                       tuple((t, tuple(a.metrics)) for t in tasks_of) if a.metrics else ())
         strict = True
     specs = suite.with_options(**options).runs()
@@ -273,6 +296,7 @@ def parser() -> argparse.ArgumentParser:
     _add_run(sub)
     _add_list_and_data(sub)
     _add_scoring(sub)
+    _add_tune(sub)
     from .cli_ci import add_ci, add_submit_env
     add_ci(sub)
     add_submit_env(sub)
@@ -289,10 +313,16 @@ def _add_run(sub: Any) -> None:
         r.add_argument(f"--{kind}", nargs="+", metavar="NAME")
     r.add_argument("--method", action="append", metavar="KIND:NAME", help="a method of any task's kind")
     r.add_argument("--param", action="append", metavar="K=V", help="ad hoc: a method parameter")
+    r.add_argument("--params-file", action="append", metavar="FILE",
+                   help="ad hoc: a params file of xrbench tune (sets its method's params; recorded in provenance)")
     r.add_argument("--metrics", nargs="+", help="ad hoc: metric keys (default: the task's defaults)")
-    r.add_argument("--split", choices=["random", "leave-last-out", "predefined"],
-                   help="default random; predefined: the dataset's own folds (NLG4RS), seed s -> fold s+1")
-    r.add_argument("--k", type=int, help="top-K list length (default 10)")
+    r.add_argument("--split", choices=["random", "leave-last-out", "predefined", "kfold"],
+                   help="default random; predefined: the dataset's own folds (NLG4RS), seed s -> fold s+1; kfold: "
+                        "user-stratified folds, seed s -> fold s mod F (ad hoc without --seeds: every fold)")
+    r.add_argument("--folds", type=int, metavar="F", help="kfold: the number of folds (default 5)")
+    r.add_argument("--k", type=int, nargs="+", metavar="K",
+                   help="ranking cutoffs (ndcg@K, recall@K, precision@K, mrr@K, hit@K; default 5 10 20); the "
+                        "popularity, fairness and fidelity lists are cut at 10 when 10 is given, else at the largest")
     r.add_argument("--option", action="append", metavar="K=V", help="any task option (e.g. attribute_model=attr-mf)")
     r.add_argument("--sample", type=int, help="explanation pairs per run (default: the suite's, else 500)")
     r.add_argument("--full", action="store_true", help="explain every test pair instead of a sample")
@@ -364,6 +394,43 @@ def _add_scoring(sub: Any) -> None:
     sc.add_argument("--lowercase", action="store_true")
     sc.add_argument("--json", action="store_true", help="one-line JSON")
     sc.set_defaults(fn=cmd_score)
+
+
+def cmd_tune(a: argparse.Namespace) -> int:
+    from .tune import tune
+
+    _load_plugins(a.plugin)
+    r = tune(a.dataset, a.recommender, trials=a.trials, metric=a.metric, space=a.space, seed=a.seed,
+             study_dir=a.study_dir, out=a.out, dataset_params=_params(a.dataset_param, "--dataset-param"),
+             data_path=a.data_path, split=a.split, device=a.device, progress=not a.quiet, folds=a.folds)
+    if not a.quiet:
+        print(json.dumps({"study": r.study, "metric": a.metric, "best_value": r.best_value,
+                          "default_value": r.default_value, "params": r.params, "trials": r.trials,
+                          "ran_now": r.ran, "hash": r.hash, "params_file": str(r.params_file)}, indent=2))
+    return 0
+
+
+def _add_tune(sub: Any) -> None:
+    t = sub.add_parser("tune", help="tune a recommender's params with Optuna on the validation rows (resumable)")
+    t.add_argument("--dataset", required=True)
+    t.add_argument("--recommender", required=True, metavar="NAME")
+    t.add_argument("--space", metavar="SPACE.yaml", help="{param: {type: float|int|categorical, low, high, log, "
+                   "choices}} (default: the method's shipped space)")
+    t.add_argument("--trials", type=int, required=True, help="finished trials the study should have")
+    t.add_argument("--metric", default="rmse", help="a recommend metric key scored on the validation rows "
+                   "(default rmse; its direction is the metric's)")
+    t.add_argument("--seed", type=int, default=0, help="the split's, the model's and the sampler's seed (default 0)")
+    t.add_argument("--split", default="random", choices=["random", "leave-last-out", "predefined", "kfold"])
+    t.add_argument("--folds", type=int, default=5, metavar="F", help="kfold: the number of folds (seed s: fold s mod F)")
+    t.add_argument("--study-dir", default="results/tuning", help="where the SQLite studies live "
+                   "(default results/tuning)")
+    t.add_argument("--out", help="the params file to write (default STUDY_DIR/<study>.params.yaml)")
+    t.add_argument("--dataset-param", action="append", metavar="K=V")
+    t.add_argument("--data-path", action="append", metavar="PATH")
+    t.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
+    t.add_argument("--plugin", action="append", metavar="FILE.py", help="import a local plugin file")
+    t.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary on stdout")
+    t.set_defaults(fn=cmd_tune)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -55,6 +55,7 @@ class Param:
     multiple_of: int | None = None
     registered: str | None = None  # a registry kind ("recommender"): the value names a registered one
     doc: str = ""
+    each: Param | None = None  # a list option: each element checked by this rule (one value: a list of one)
 
     def typed_like(self, default: Any) -> Param:
         """This rule with the type of ``default`` when it declares none (and no choices)."""
@@ -72,6 +73,8 @@ class Param:
 
     def allowed(self) -> str:
         """What the value may be, in words: 'an integer >= 1', 'a number in [0, 0.5)', "one of 'a', 'b'"."""
+        if self.each is not None:
+            return f"a non-empty list, each {self.each.allowed()}"
         if self.choices is not None:
             return "one of " + ", ".join(_show(c) if isinstance(c, str) else str(c).lower() for c in self.choices)
         kinds = [t for t in self.types if t is not type(None)]
@@ -103,6 +106,8 @@ class Param:
         def kind() -> str:
             return f" ({_ARTICLE_OF.get(type(value), type(value).__name__)})"
 
+        if self.each is not None:
+            return self._check_list(value, name, where, fail)
         if value is None:
             if (not self.types and self.choices is None) or type(None) in self.types or None in (self.choices or ()):
                 return None
@@ -130,6 +135,24 @@ class Param:
             except XRBenchError as exc:
                 raise XRBenchError(f"{where}: {name}: {exc}") from None
         return out
+
+    def _check_list(self, value: Any, name: str, where: str, fail: Any) -> tuple[Any, ...]:
+        """A list option: one value or a non-empty list/tuple, each element checked; returned sorted, without
+        repeats, as a tuple (so equal choices give equal options, records and run identities)."""
+        assert self.each is not None
+        items = list(value) if isinstance(value, (list, tuple)) else [value]
+        if not items:
+            raise fail(" (an empty list)")
+        out = []
+        for x in items:
+            try:
+                out.append(self.each.check(x, name, where))
+            except XRBenchError:
+                raise fail(f" ({_show(x)} is not allowed)") from None
+        try:
+            return tuple(sorted(set(out)))
+        except TypeError:
+            return tuple(dict.fromkeys(out))
 
     def _typed(self, value: Any) -> Any:
         if not self.types:

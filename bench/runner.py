@@ -82,6 +82,10 @@ def validate(specs: list[RunSpec], paths: DataPaths | None = None) -> None:
             method.preflight()
         options = spec.task_options()
         check_metric_keys(task.name, spec.metrics)
+        if spec.method.tuned:  # a tuned entry: its metric, and a search space for the method (before any work)
+            from .tune import load_space
+            check_metric_keys(task.name, (dict(spec.method.tuned)["metric"],))
+            load_space(None, spec.method.kind, spec.method.name, cls)
         if paths is not None and getattr(options, "split", None) == "predefined":
             _check_folds(spec, paths)
 
@@ -196,6 +200,18 @@ class Runner:
             return False
         return True
 
+    def _tuned(self, spec: RunSpec, options: Any) -> tuple[dict, dict]:
+        """A ``tuned`` method's best params on this run's split and seed (``xrbench tune``, study under
+        ``OUT/tuning``), and the ``tuning`` provenance its record gets."""
+        from .tune import read_params_file, tune
+
+        t = dict(spec.method.tuned)
+        r = tune(spec.dataset.name, spec.method.name, trials=t["trials"], metric=t["metric"], seed=spec.seed,
+                 study_dir=self.out / "tuning", dataset_params=dict(spec.dataset.params),
+                 split=getattr(options, "split", "random"), folds=getattr(options, "folds", 5), device=self.device,
+                 progress=False, paths=self.paths)
+        return r.params, read_params_file(str(r.params_file)).provenance
+
     def run_one(self, spec: RunSpec) -> Outcome:
         folder = spec.folder(self.out)
         _remove_stale_temporaries(folder)
@@ -211,6 +227,10 @@ class Runner:
         data = self._data(spec)
         if data is None or not self._compatible(spec, cls, data.capabilities()):
             return Outcome(spec, None, None, "skipped")
+        tuning: dict = {}
+        if spec.method.tuned:  # tune on this seed's validation rows first (a finished study: read back at once)
+            best, tuning = self._tuned(spec, options)
+            model = cls(**{**dict(spec.method.params), **best})
         previous = self._reusable(existing)
         if previous is not None:
             why = stale_reason(previous, dataset=spec.dataset.label, task=task.name, name=spec.method.name,
@@ -231,6 +251,8 @@ class Runner:
         prov["options"] = dataclasses.asdict(options)
         prov["method_source"] = source
         prov["suite"] = spec.suite
+        prov.update(spec.method.provenance)  # e.g. tuning: the study its params came from (xrbench tune)
+        prov.update(tuning)
         method_ref = MethodRef(spec.method.name, spec.method.kind, {**model.params}, spec.method.label)
         ctx = RunContext(spec.seed, self.device, self.fits, self.cache)
         try:
@@ -320,7 +342,6 @@ def _result_provenance(result: TaskResult) -> dict:
     out: dict = {}
     split = result.split
     if split is not None:
-        out["split"] = {"protocol": split.protocol, "seed": split.seed, "hash": split.hash,
-                        "sizes": [len(split.train), len(split.valid), len(split.test)]}
+        out["split"] = split.describe()
     out.update(result.provenance)
     return out

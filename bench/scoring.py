@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import XRBenchError
-from .metrics import NotApplicable, evaluate, info, keys_for
+from .metrics import NotApplicable, NotRequested, evaluate, info, keys_for
 from .metrics import uncertainty
 
 BOOTSTRAP_SCHEME = (f"nonparametric bootstrap over units (users, pairs or evaluation rows) within a seed, "
@@ -41,6 +41,10 @@ def score(task: str, outputs: Any, keys: tuple[str, ...] | None = None, resample
     for key in keys or keys_for(task):
         try:
             e = evaluate(key, outputs, resample_key)
+        except NotRequested as exc:
+            if keys:  # named by the suite or --metrics: say why it is absent
+                s.skipped[key] = f"not applicable: {exc}"
+            continue
         except NotApplicable as exc:
             s.skipped[key] = f"not applicable: {exc}"
             continue

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -58,10 +58,17 @@ class MethodSpec:
     kind: str  # the method kind of a registered task ("recommender", "explainer", ...)
     name: str
     params: tuple[tuple[str, Any], ...] = ()
+    #: entries the records' provenance gets besides the run's own (``tuning``: the study a ``--params-file`` came
+    #: from); not part of the run's identity
+    provenance: tuple[tuple[str, Any], ...] = field(default=(), compare=False, repr=False)
+    #: a suite's ``tuned:`` entry: (("metric", KEY), ("trials", N)). The run first tunes the method on the
+    #: validation rows of its own seed's split (``xrbench tune``; the study is kept under ``OUT/tuning`` and
+    #: resumed), then runs with the best params over ``params``; the label ends in ``[tuned]``
+    tuned: tuple[tuple[str, Any], ...] = ()
 
     @property
     def label(self) -> str:
-        return _label(self.name, self.params)
+        return _label(self.name, self.params) + ("[tuned]" if self.tuned else "")
 
     @property
     def task(self) -> str:
@@ -161,7 +168,35 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-_ENTRY_KEYS = {"datasets": ("name", "params", "optional"), "methods": ("name", "params", "seeds")}
+_ENTRY_KEYS = {"datasets": ("name", "params", "optional"), "methods": ("name", "params", "seeds", "tuned")}
+TUNED_TRIALS = 20  # a suite's ``tuned: true``: finished trials per study
+
+
+def _tuned(value: Any, kind: str, name: str, where: str) -> tuple[tuple[str, Any], ...]:
+    """A method entry's ``tuned``: false, true (20 trials on rmse, or ndcg@10 for a ranking-only method), or
+    ``{trials: N, metric: KEY}``."""
+    if value is False or value is None:
+        return ()
+    if kind != "recommender":
+        raise XRBenchError(f"{where}.tuned: only recommenders can be tuned (xrbench tune), not {kind}s")
+    settings = {} if value is True else value
+    if not isinstance(settings, dict) or set(settings) - {"trials", "metric"}:
+        raise XRBenchError(f"{where}.tuned: must be true, false or {{trials: N, metric: KEY}}, got {_show(value)}")
+    trials = settings.get("trials", TUNED_TRIALS)
+    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+        raise XRBenchError(f"{where}.tuned.trials: must be an integer >= 1, got {_show(trials)}")
+    metric = settings.get("metric")
+    if metric is None:
+        from .errors import UnknownNameError
+        from .registry import REGISTRY
+        try:
+            ranking_only = not getattr(REGISTRY.get(kind, name), "predicts_ratings", True)
+        except UnknownNameError:
+            ranking_only = False
+        metric = "ndcg@10" if ranking_only else "rmse"
+    if not isinstance(metric, str):
+        raise XRBenchError(f"{where}.tuned.metric: must be a metric key, got {_show(metric)}")
+    return (("metric", metric), ("trials", trials))
 
 
 def _entry(value: Any, where: str, what: str) -> tuple[str, dict[str, Any], bool]:
@@ -243,7 +278,8 @@ def parse_suite(data: Any, source: str) -> Suite:
             where = f"{source}: methods.{kind}[{i}]"
             name, params, _ = _entry(m, where, "methods")
             _check_method_params(kind, name, params, where)
-            spec = MethodSpec(kind, name, _freeze(params))
+            spec = MethodSpec(kind, name, _freeze(params),
+                              tuned=_tuned(m.get("tuned") if isinstance(m, dict) else None, kind, name, where))
             if isinstance(m, dict) and "seeds" in m:
                 own_seeds.append((spec, check_seeds(m["seeds"], f"{where}.seeds")))
             methods.append(spec)

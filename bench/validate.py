@@ -205,7 +205,7 @@ class Validator:
             return
         split = prov.get("split")
         if isinstance(split, dict) and hasattr(ds, "interactions"):
-            here = self.split_hash(ds, split["protocol"], int(split.get("seed", rec.seed)))
+            here = self.split_hash(ds, split["protocol"], int(split.get("seed", rec.seed)), int(split.get("folds") or 5))
             if here != split["hash"]:
                 self.problem(path, f"$.provenance.split.hash: {split['hash']} is not the hash of the "
                                    f"{split['protocol']} split of seed {split.get('seed', rec.seed)} here ({here})")
@@ -231,12 +231,12 @@ class Validator:
                                        "checked; pass --data-path")
         return self._datasets[key]
 
-    def split_hash(self, ds: Any, protocol: str, seed: int) -> str:
+    def split_hash(self, ds: Any, protocol: str, seed: int, folds: int = 5) -> str:
         from .data.split import make_split
 
-        key = (ds.file_hash, getattr(ds, "name", ""), protocol, seed)
+        key = (ds.file_hash, getattr(ds, "name", ""), protocol, seed, folds)
         if key not in self._splits:
-            self._splits[key] = make_split(ds, protocol, seed).hash
+            self._splits[key] = make_split(ds, protocol, seed, folds=folds).hash
         return self._splits[key]
 
 

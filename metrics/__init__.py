@@ -1,7 +1,7 @@
 """Metrics, keyed exactly as ``shared/spec/metrics.md`` names them. Importing this package registers them."""
 # the import order is the column order of the leaderboards
 from . import rating, ranking, bias, nlg4rs, standard, conciseness, fidelity, fairness, causal  # noqa: F401,I001  (registration)
-from .base import Evaluated, MetricInfo, MetricValue, NotApplicable, evaluate, info, keys_for, metric, value
+from .base import Evaluated, MetricInfo, MetricValue, NotApplicable, NotRequested, evaluate, info, keys_for, metric, value
 from .outputs import CausalOutputs, RecOutputs, TextOutputs
 
 
@@ -18,6 +18,6 @@ def evaluate_module(name: str) -> str:
     return str(path)
 
 
-__all__ = ["evaluate_module", "Evaluated", "MetricInfo", "MetricValue", "NotApplicable", "evaluate", "info", "keys_for",
+__all__ = ["evaluate_module", "Evaluated", "MetricInfo", "MetricValue", "NotApplicable", "NotRequested", "evaluate", "info", "keys_for",
            "metric", "value",
            "CausalOutputs", "RecOutputs", "TextOutputs"]

@@ -29,6 +29,12 @@ class NotApplicable(Exception):
     """Raised by a metric whose inputs are absent (e.g. references for BLEU); recorded with the reason."""
 
 
+class NotRequested(NotApplicable):
+    """Raised by a metric the run did not ask for (e.g. ``ndcg@50`` when the cutoffs are 5, 10, 20): left out
+    of the record without a note when the metrics were not named, recorded like :class:`NotApplicable` when
+    they were."""
+
+
 @dataclass(frozen=True)
 class MetricInfo:
     key: str

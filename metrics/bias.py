@@ -26,12 +26,12 @@ def tail_items(item_counts: dict[str, int], head_share: float = 0.8) -> set[str]
 
 
 def _arp_per_user(out: RecOutputs) -> dict[str, float]:
-    return {u: float(np.mean([out.item_counts.get(i, 0) for i in L])) for u, L in out.topk.items() if L}
+    return {u: float(np.mean([out.item_counts.get(i, 0) for i in L])) for u, L in out.lists.items() if L}
 
 
 def _aplt_per_user(out: RecOutputs) -> dict[str, float]:
     tail = tail_items(out.item_counts)
-    return {u: len(tail.intersection(L)) / out.k for u, L in out.topk.items()}
+    return {u: len(tail.intersection(L)) / out.k for u, L in out.lists.items()}
 
 
 @metric("arp", task="recommend", group="popularity bias", rankable=False)
@@ -50,7 +50,7 @@ def aplt(out: RecOutputs) -> Units:
 def gini(out: RecOutputs) -> float:
     """`gini` (↓) of item exposure counts over all items (items never recommended count 0)."""
     exposure = dict.fromkeys(out.item_counts, 0)
-    for L in out.topk.values():
+    for L in out.lists.values():
         for i in L:
             exposure[i] = exposure.get(i, 0) + 1
     x = np.sort(np.array(list(exposure.values()), dtype=float))
@@ -63,7 +63,7 @@ def gini(out: RecOutputs) -> float:
 @metric("coverage", task="recommend", group="popularity bias")
 def coverage(out: RecOutputs) -> float:
     """`coverage` = |∪ L_u| / |I|."""
-    return len({i for L in out.topk.values() for i in L}) / len(out.item_counts)
+    return len({i for L in out.lists.values() for i in L}) / len(out.item_counts)
 
 
 @metric("poplift", task="recommend", group="popularity bias", rankable=False)

@@ -54,12 +54,23 @@ class RecOutputs:
     predictions: np.ndarray | None  # None for ranking-only methods
     rating_min: float
     rating_max: float
-    topk: dict[str, list[str]]
+    topk: dict[str, list[str]]  # each user's ranked list, best first: list_length items (fewer when few unseen)
     item_counts: dict[str, int]  # train interactions of every item (phi)
     profile_pop: dict[str, float]  # mean phi over each evaluated user's train profile
     user_groups: dict[str, dict[str, Any]] = field(default_factory=dict)  # e.g. gender, age
-    k: int = 10
+    k: int = 10  # the list length K of the popularity and fairness metrics (metrics.md: 10)
     seed: int = 0
+    cutoffs: tuple[int, ...] = (10,)  # the cutoffs of the ranking metrics (ndcg@5, ...) asked for
+
+    @property
+    def list_length(self) -> int:
+        """How many items each ranked list was asked to hold: the largest of K and the cutoffs."""
+        return max(self.k, *self.cutoffs)
+
+    @cached_property
+    def lists(self) -> dict[str, list[str]]:
+        """Each user's list cut to K (the popularity and fairness metrics' L_u)."""
+        return {u: L[:self.k] for u, L in self.topk.items()}
 
     def clipped_predictions(self) -> np.ndarray:
         if self.predictions is None:
@@ -82,7 +93,7 @@ class RecOutputs:
             df["prediction"] = self.predictions
         _write_csv_gz(folder / "predictions.csv.gz", df)
         _write_json_gz(folder / "rankings.json.gz", {
-            "k": self.k, "seed": self.seed, "rating_min": self.rating_min, "rating_max": self.rating_max,
+            "k": self.k, "cutoffs": list(self.cutoffs), "seed": self.seed, "rating_min": self.rating_min, "rating_max": self.rating_max,
             "topk": self.topk, "item_counts": self.item_counts, "profile_pop": self.profile_pop,
             "user_groups": self.user_groups})
         return ["predictions.csv.gz", "rankings.json.gz"]
@@ -96,7 +107,7 @@ class RecOutputs:
         return cls(df["user"].to_numpy(), df["item"].to_numpy(), df["rating"].to_numpy(float),
                    df["prediction"].to_numpy(float) if "prediction" in df else None, aux["rating_min"],
                    aux["rating_max"], aux["topk"], aux["item_counts"], aux["profile_pop"], aux["user_groups"],
-                   aux["k"], aux["seed"])
+                   aux["k"], aux["seed"], tuple(aux.get("cutoffs") or (aux["k"],)))  # 0.2.0 and before: @K only
 
 
 @dataclass(frozen=True)

@@ -69,8 +69,9 @@ def test_the_readme_commands_run_end_to_end(readme_commands):
     rec = json.loads(next((where / "results/my-mf").rglob("record.json")).read_text())
     assert rec["method"]["name"] == "my-mf" and rec["method"]["params"] == {"shrink": 5.0} and "rmse" in rec["metrics"]
     # the metric, added after the run by rescore, with its bootstrap interval; the leaderboard shows it
-    assert "hit@5" in rec["metrics"] and 0 <= rec["metrics"]["hit@5"] <= 1 and "hit@5" in rec["intervals"]
-    assert "hit@5" in outputs[2].stdout
+    assert "map@5" in rec["metrics"] and 0 <= rec["metrics"]["map@5"] <= 1 and "map@5" in rec["intervals"]
+    assert rec["metrics"]["map@5"] <= rec["metrics"]["hit@5"]  # AP <= 1 only for users with a hit
+    assert "map@5" in outputs[2].stdout
     # the task: a record of its own kind and a leaderboard section with its metric
     rec = json.loads(next((where / "results/rate").rglob("record.json")).read_text())
     assert rec["task"] == "rate" and rec["status"] == "ok" and 0.5 < rec["metrics"]["abs_error"] < 1.5

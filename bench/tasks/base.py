@@ -36,7 +36,7 @@ class Options:
         out = {}
         for f in dataclasses.fields(cls):
             rule = f.metadata.get("param") or Param()
-            out[f.name] = rule if rule.type is not None or rule.choices is not None else \
+            out[f.name] = rule if rule.type is not None or rule.choices is not None or rule.each is not None else \
                 dataclasses.replace(rule, type=_annotation_types(f.type))
         return out
 
@@ -96,7 +96,8 @@ class RunContext:
     cache: dict[Any, Any] = field(default_factory=dict)  # per-runner memo (e.g. mined references)
 
 
-def split_and_view(ds: Dataset, protocol: str, ctx: RunContext) -> tuple[Split, TrainView, References | None]:
+def split_and_view(ds: Dataset, protocol: str, ctx: RunContext, folds: int = 5
+                   ) -> tuple[Split, TrainView, References | None]:
     """The split, the sealed view a method is fitted on (train and validation rows only, with the
     references of the training reviews), and the split's reference explanations (test rows included: for
     the scorer only; None without review text)."""
@@ -104,7 +105,7 @@ def split_and_view(ds: Dataset, protocol: str, ctx: RunContext) -> tuple[Split, 
     from ..references import references as mine
     from ..view import TrainView
 
-    split = make_split(ds, protocol, ctx.seed)
+    split = make_split(ds, protocol, ctx.seed, folds=folds)
     refs = mine(ds, split, ctx.cache)
     fits = ctx.fits.scope(ds.file_hash, split.hash, ctx.seed, ctx.device)
     return split, TrainView.build(ds, split, ctx.seed, ctx.device, refs=refs, fits=fits), refs

@@ -25,7 +25,8 @@ BACKBONE_KEYS = ("bleu4", "rougeL_f", "bertscore_f", "usr", "fmr", "len_mean", "
 
 @dataclass(frozen=True, kw_only=True)
 class ExplainOptions(Options):
-    split: str = option("random", choices=PROTOCOLS)
+    split: str = option("random", choices=PROTOCOLS)  # random | leave-last-out | predefined | kfold
+    folds: int = option(5, ge=2, le=100)  # kfold: the number of folds (seed s is fold s mod folds)
     k: int = option(10, ge=1)  # the top-K list the fidelity metrics intervene on
     sample: int | None = option(500, ge=1)  # test pairs explained per run (None: every pair with a reference)
     fidelity: int = option(0, ge=0)  # users whose top-K explanation is intervened on (0: no causal-fidelity evaluation)
@@ -91,7 +92,7 @@ class ExplainTask(Task):
         from ..provenance import peak_rss_mb
 
         t_run = time.perf_counter()
-        split, view, refs = split_and_view(data, options.split, ctx)
+        split, view, refs = split_and_view(data, options.split, ctx, options.folds)
         rows = _test_rows(data, split, refs, options, ctx.seed)
         inter = data.interactions.iloc[rows]
         users = [view.user_index[u] for u in inter["user"]]

@@ -307,7 +307,7 @@ BAD_RUN_ARGS = [
     (["--explainer", "template", "--sample", "-5"], ["--sample", "option 'sample'", ">= 1"]),
     (["--explainer", "template", "--sample", "0"], ["--sample", "option 'sample'", ">= 1"]),
     (["--explainer", "template", "--fidelity", "-3"], ["--fidelity", "option 'fidelity'", ">= 0"]),
-    (["--recommender", "bias", "--k", "0"], ["--k", "option 'k'", ">= 1"]),
+    (["--recommender", "bias", "--k", "0"], ["--k", "option 'cutoffs'", "0 is not allowed"]),
     (["--explainer", "template", "--option", "attribute_model=nope"],
      ["attribute_model", "unknown recommender 'nope'"]),
     (["--explainer", "template", "--option", "history_model=5"], ["history_model", "a non-empty string"]),
