@@ -24,49 +24,63 @@ def per_user_units(values: dict[str, float]) -> Units:
     return Units(ids, np.column_stack([[values[u] for u in ids], np.ones(len(ids))]), ratio)
 
 
-def _evaluated(out: RecOutputs, k: int) -> list[tuple[str, set[str], list[str]]]:
-    """(user, relevant items, top-k list) of the users with a relevant test item and a ranked list."""
-    res = []
-    for u, rel in out.relevant.items():
-        if not rel:
-            continue
-        top = out.topk.get(u)
-        if top is None:
-            continue
-        res.append((u, rel, top[:k]))
-    return res
+def _hits(out: RecOutputs, length: int) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """(users, hits, |relevant|, list lengths) of the users with a relevant test item and a ranked list, in
+    ``out.relevant``'s order: ``hits[r, j]`` is 1.0 when user r's item at rank j + 1 is relevant (0.0 past the
+    end of a shorter list). Built once per outputs and length (every family and cutoff reads it)."""
+    cache = out.__dict__.setdefault("_ranking_hits", {})
+    if length not in cache:
+        users, rows, n_rel, lengths = [], [], [], []
+        for u, rel in out.relevant.items():
+            top = out.topk.get(u) if rel else None
+            if top is None:
+                continue
+            top = top[:length]
+            users.append(u)
+            rows.append([i in rel for i in top] + [False] * (length - len(top)))
+            n_rel.append(len(rel))
+            lengths.append(len(top))
+        cache[length] = (users, np.array(rows, dtype=np.float64).reshape(len(rows), length),
+                         np.array(n_rel, dtype=np.int64), np.array(lengths, dtype=np.int64))
+    return cache[length]
+
+
+def _at(out: RecOutputs, k: int) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """(users, hits in the top k, |relevant|, how many relevant items the top k hold)."""
+    users, hits, n_rel, _ = _hits(out, max(out.list_length, k))
+    top = hits[:, :k]
+    return users, top, n_rel, top.sum(axis=1)
 
 
 def per_user_ndcg(out: RecOutputs, k: int = 10) -> dict[str, float]:
+    users, hits, n_rel, lengths = _hits(out, max(out.list_length, k))
     discounts = 1.0 / np.log2(np.arange(2, k + 2))
-    res = {}
-    for u, rel, top in _evaluated(out, k):
-        gains = np.array([1.0 if i in rel else 0.0 for i in top])
-        dcg = float((gains * discounts[:len(gains)]).sum())
-        idcg = float(discounts[:min(len(rel), k)].sum())
-        res[u] = dcg / idcg
-    return res
+    idcg = np.array([0.0] + [float(discounts[:m].sum()) for m in range(1, k + 1)])  # IDCG of m relevant items
+    dcg = (hits[:, :k] * discounts).sum(axis=1)
+    for r in np.flatnonzero(lengths < k):  # a list shorter than k: summed over its own length, as one user's sum
+        dcg[r] = float((hits[r, :lengths[r]] * discounts[:lengths[r]]).sum())
+    return dict(zip(users, (dcg / idcg[np.minimum(n_rel, k)]).tolist()))
 
 
 def per_user_recall(out: RecOutputs, k: int = 10) -> dict[str, float]:
-    return {u: len(rel.intersection(top)) / len(rel) for u, rel, top in _evaluated(out, k)}
+    users, _, n_rel, found = _at(out, k)
+    return dict(zip(users, (found / n_rel).tolist()))
 
 
 def per_user_precision(out: RecOutputs, k: int = 10) -> dict[str, float]:
-    return {u: len(rel.intersection(top)) / k for u, rel, top in _evaluated(out, k)}
+    users, _, _, found = _at(out, k)
+    return dict(zip(users, (found / k).tolist()))
 
 
 def per_user_mrr(out: RecOutputs, k: int = 10) -> dict[str, float]:
-    def rr(rel: set[str], top: list[str]) -> float:
-        for pos, i in enumerate(top, start=1):
-            if i in rel:
-                return 1.0 / pos
-        return 0.0
-    return {u: rr(rel, top) for u, rel, top in _evaluated(out, k)}
+    users, top, _, found = _at(out, k)
+    first = top.argmax(axis=1) if top.shape[1] else np.zeros(len(users), dtype=np.int64)
+    return dict(zip(users, np.where(found > 0, 1.0 / (first + 1), 0.0).tolist()))
 
 
 def per_user_hit(out: RecOutputs, k: int = 10) -> dict[str, float]:
-    return {u: 1.0 if rel.intersection(top) else 0.0 for u, rel, top in _evaluated(out, k)}
+    users, _, _, found = _at(out, k)
+    return dict(zip(users, np.where(found > 0, 1.0, 0.0).tolist()))
 
 
 def _requested(out: RecOutputs, k: int) -> None:

@@ -103,3 +103,42 @@ def test_a_cutoff_outside_the_set_is_one_clear_error(tmp_path):
     p = cli("run", "--dataset", "smoke-reviews", "--recommender", "bias", "--k", "7", "--out", str(tmp_path / "o"))
     assert_clean_error(p, "--k", "cutoffs", "7 is not allowed", "1, 3, 5, 10, 20, 50, 100")
     assert not (tmp_path / "o").exists()
+
+
+def _naive(out: RecOutputs, family: str, k: int) -> dict[str, float]:
+    """One user at a time, straight from the definitions (the reference the vectorised metrics must equal)."""
+    res = {}
+    for u, rel in out.relevant.items():
+        if not rel or u not in out.topk:
+            continue
+        top = out.topk[u][:k]
+        gains = np.array([1.0 if i in rel else 0.0 for i in top])
+        found = len(rel.intersection(top))
+        if family == "ndcg":
+            d = 1.0 / np.log2(np.arange(2, k + 2))
+            res[u] = float((gains * d[:len(gains)]).sum()) / float(d[:min(len(rel), k)].sum())
+        elif family == "recall":
+            res[u] = found / len(rel)
+        elif family == "precision":
+            res[u] = found / k
+        elif family == "mrr":
+            res[u] = next((1.0 / (p + 1) for p, i in enumerate(top) if i in rel), 0.0)
+        else:
+            res[u] = 1.0 if found else 0.0
+    return res
+
+
+def test_the_vectorised_metrics_equal_the_definitions_bit_for_bit(tmp_path):
+    from xrbench.metrics import ranking
+
+    p = cli_here("run", "--dataset", "smoke-reviews", "--recommender", "item-knn", "--k", "1", "3", "20",
+                 "--out", str(tmp_path / "o"), "-q")
+    assert p.returncode == 0, p.stderr
+    out = RecOutputs.load(next((tmp_path / "o").rglob("record.json")).parent)
+    short = outputs(cutoffs=(1, 3, 10))  # lists of 3 items: the cutoff 10 runs past their end
+    for o in (out, short):
+        for family in ("ndcg", "recall", "precision", "mrr", "hit"):
+            for k in o.cutoffs:
+                got = getattr(ranking, f"per_user_{family}")(o, k)
+                want = _naive(o, family, k)
+                assert list(got) == list(want) and all(got[u] == want[u] for u in want), (family, k)
