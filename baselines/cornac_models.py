@@ -504,3 +504,38 @@ class MTERExplainer(_FeatureExplainer):
 
     recommender = MTER
     param_rules = {**MTER.param_rules, "n_reasons": Param(ge=1)}
+
+
+# -- any other Cornac model -------------------------------------------------------------------------------
+#: keyword arguments of a Cornac model that are not params of the generic adapter (given by xrbench or fixed)
+_NOT_PARAMS = {"self", "name", "seed", "verbose", "trainable", "init_params", "use_gpu"}
+
+
+def any_model(name: str) -> type[CornacRecommender]:
+    """``cornac:<Model>`` for a Cornac model without its own class above (e.g. ``cornac:ItemKNN``,
+    ``cornac:HPF``): a ranking-only recommender (its scores are not assumed to be ratings) whose params are the
+    model's scalar keyword arguments with Cornac's defaults (read from its signature). Made when first named."""
+    import inspect
+
+    model = name.split(":", 1)[1]
+    cornac = _cornac(f"recommender '{name}'")
+    cls = getattr(cornac.models, model, None)
+    if not (isinstance(cls, type) and issubclass(cls, cornac.models.Recommender)):
+        known = sorted(n for n in dir(cornac.models) if isinstance(getattr(cornac.models, n), type)
+                       and issubclass(getattr(cornac.models, n), cornac.models.Recommender)
+                       and n != "Recommender")
+        from xrbench.errors import UnknownNameError
+
+        raise UnknownNameError(f"unknown recommender '{name}': Cornac {cornac.__version__} has no model '{model}'; "
+                           f"its models: {', '.join(known)}")
+    defaults = {}
+    for p in inspect.signature(cls.__init__).parameters.values():
+        if p.name in _NOT_PARAMS or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        if isinstance(p.default, (bool, int, float, str)):
+            defaults[p.name] = p.default
+    doc = (f"Cornac {model} (any Cornac model: ranking only, Cornac's defaults; params: its scalar keyword "
+           f"arguments {', '.join(sorted(defaults)) or '(none)'})")
+    return type(f"Cornac{model}", (CornacRecommender,), {
+        "__doc__": doc, "__module__": __name__, "model": model, "predicts_ratings": False,
+        "default_params": classmethod(lambda c, _d=dict(defaults): dict(_d))})

@@ -1,7 +1,7 @@
 """The built-in names, registered lazily ("module:attr"): nothing heavy is imported until used."""
 from __future__ import annotations
 
-from .registry import register_lazy
+from .registry import REGISTRY, register_lazy
 
 # (target, description, method kind): a task brings its method kind into the registry
 _TASKS = {
@@ -87,6 +87,8 @@ for _name, (_target, _desc, _kind) in _TASKS.items():
     register_lazy("task", _name, _target, description=_desc, method_kind=_kind)
 for _name, (_target, _desc, _task) in _DATASETS.items():
     register_lazy("dataset", _name, _target, description=_desc, task=_task, capabilities=_CAPABILITIES[_name])
+# any other Cornac model by name (``cornac:ItemKNN``): made from Cornac's class when first named
+REGISTRY.add_family("recommender", "cornac:", "xrbench.baselines.cornac_models:any_model")
 for _kind, _table in (("recommender", _RECOMMENDERS), ("explainer", _EXPLAINERS), ("estimator", _ESTIMATORS)):
     for _name, (_target, _desc) in _table.items():
         register_lazy(_kind, _name, _target, description=_desc)

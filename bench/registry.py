@@ -51,6 +51,9 @@ class Registry:
     def __init__(self) -> None:
         self._entries: dict[str, dict[str, Entry]] = {k: {} for k in KINDS}
         self._broken: set[str] = set()  # entry points that failed to import (warned once)
+        #: name prefixes resolved on demand: (kind, prefix) -> "module:attr" of ``factory(name) -> class``
+        #: (``cornac:<Model>``: any model of an installed library, made when first named)
+        self._families: dict[tuple[str, str], str] = {}
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -107,12 +110,29 @@ class Registry:
             self.load_entry_points(only=name)
             found = self._entries[kind].get(name)
         if found is None:
+            found = self._from_family(kind, name)
+        if found is None:
             close = difflib.get_close_matches(name, list(self._entries[kind]), n=3, cutoff=0.5)
             hint = f" Did you mean: {', '.join(close)}?" if close else ""
             raise UnknownNameError(
                 f"unknown {kind} '{name}'.{hint} Run 'xrbench list {kind}' to see all {kind}s."
             )
         return found
+
+    def add_family(self, kind: str, prefix: str, factory: str) -> None:
+        """Names of ``kind`` starting with ``prefix`` that are not registered are made by ``factory(name)``
+        ("module:attr", imported only when such a name is used)."""
+        self._check_kind(kind)
+        self._families[(kind, prefix)] = factory
+
+    def _from_family(self, kind: str, name: str) -> Entry | None:
+        for (k, prefix), factory in self._families.items():
+            if k == kind and name.startswith(prefix) and len(name) > len(prefix):
+                make = Entry(kind, f"{prefix}*", factory).load()
+                cls = make(name)  # raises XRBenchError naming what exists
+                self.add(kind, name, cls, description=(cls.__doc__ or "").strip().split("\n")[0])
+                return self._entries[kind][name]
+        return None
 
     def get(self, kind: str, name: str) -> Any:
         return self.entry(kind, name).load()

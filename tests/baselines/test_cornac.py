@@ -228,8 +228,29 @@ def test_unknown_cornac_model_is_a_clear_error(tmp_path):
     with pytest.raises(UnknownNameError, match="unknown recommender 'cornac:Nope'"):
         REGISTRY.get("recommender", "cornac:Nope")
     p = cli("run", "--dataset", "smoke-reviews", "--recommender", "cornac:Nope", "--out", str(tmp_path / "o"), "-q")
-    assert_clean_error(p, "cornac:Nope")
+    assert_clean_error(p, "cornac:Nope", "its models:", "ItemKNN")
     assert p.returncode == 2 and not (tmp_path / "o").exists()
+
+
+def test_any_other_cornac_model_runs_by_name_as_a_ranker(tmp_path, smoke):
+    """``cornac:ItemKNN`` has no class of its own: it is made from Cornac's when named, its params are the model's
+    scalar keyword arguments (typed by Cornac's defaults), it ranks, and its scores are not taken for ratings."""
+    from xrbench.registry import REGISTRY
+
+    cls = REGISTRY.get("recommender", "cornac:ItemKNN")
+    assert cls.default_params()["k"] == 20 and not cls.predicts_ratings
+    with pytest.raises(Exception, match="param 'k' must be an integer"):
+        cls.check_params({"k": "many"}, "recommender 'cornac:ItemKNN'")
+    ds, split, view = smoke
+    model = fitted("cornac:ItemKNN", view, k=5)
+    top = model.rank(np.arange(view.n_users), 10)
+    assert all(not set(row) & set(view.seen[u]) for u, row in enumerate(top))
+    p = cli("run", "--dataset", "smoke-reviews", "--recommender", "cornac:ItemKNN", "--param", "k=5",
+            "--out", str(tmp_path / "o"), "-q")
+    assert p.returncode == 0, p.stderr
+    rec = json.loads(next((tmp_path / "o").rglob("record.json")).read_text())
+    assert rec["method"]["params"]["k"] == 5 and "ndcg@10" in rec["metrics"] and "rmse" not in rec["metrics"]
+    assert "ranking only" in rec["skipped_metrics"]["rmse"]
 
 
 def test_without_cornac_naming_a_model_says_how_to_install_it(tmp_path, monkeypatch):
