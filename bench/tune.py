@@ -41,6 +41,7 @@ import numpy as np
 import yaml
 
 from .errors import XRBenchError
+from .params import _show
 
 if TYPE_CHECKING:
     from .data.schema import Dataset
@@ -262,13 +263,11 @@ class Objective:
                 topk[str(uid[u])] = [str(iid[i]) for i in row if int(i) not in drop][:length]
                 profile_pop[str(uid[u])] = float(counts[view.seen[u]].mean()) if len(view.seen[u]) else 0.0
             groups = user_groups(self.users_table, list(topk))
-        extra_fields = {}
-        if cut and "cutoffs" in {f.name for f in dataclasses.fields(RecOutputs)}:
-            extra_fields["cutoffs"] = (int(cut.group(1)),)
         return RecOutputs(users=self.users, items=self.items, ratings=self.ratings, predictions=preds,
                           rating_min=self.rating_min, rating_max=self.rating_max, topk=topk,
                           item_counts={str(i): int(c) for i, c in zip(view.item_ids, counts)},
-                          profile_pop=profile_pop, user_groups=groups, k=self.k, seed=view.seed, **extra_fields)
+                          profile_pop=profile_pop, user_groups=groups, k=self.k, seed=view.seed,
+                          cutoffs=(int(cut.group(1)),) if cut else (self.k,))
 
     def __call__(self, params: Mapping[str, Any]) -> float:
         from .metrics import NotApplicable, value
@@ -307,9 +306,6 @@ def _sha256(obj: Any) -> str:
                                      default=str).encode("utf-8")).hexdigest()
 
 
-def _show(value: Any, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _trial_seed(seed: int, k: int) -> int:
