@@ -12,10 +12,22 @@ _TASKS = {
 }
 # what each dataset can offer (a method needing anything else is refused before loading or generating it)
 _ML, _TEXT = ("ratings", "item_attributes", "item_titles", "user_attributes"), ("ratings", "text")
+_ML_NO_USERS = ("ratings", "item_attributes", "item_titles")  # MovieLens 10M and later: no demographics
 _CAPABILITIES = {"ml-100k": _ML, "amazon-2014-5core": _TEXT, "amazon-2018-5core": _TEXT, "amazon-2023": _TEXT,
-                 "nlg4rs": _TEXT, "ml100k-semisynth": ("treatment",), "smoke-reviews": _TEXT}
+                 "nlg4rs": _TEXT, "ml100k-semisynth": ("treatment",), "smoke-reviews": _TEXT,
+                 "ml-1m": _ML, "ml-10m": _ML_NO_USERS, "ml-20m": _ML_NO_USERS, "ml-25m": _ML_NO_USERS,
+                 "ml-32m": _ML_NO_USERS}
 _DATASETS = {
     "ml-100k": ("xrbench.data.movielens:load", "MovieLens-100K ratings, genres, user demographics", "rating"),
+    "ml-1m": ("xrbench.data.movielens_large:load_1m", "MovieLens-1M ratings, genres, user demographics", "rating"),
+    "ml-10m": ("xrbench.data.movielens_large:load_10m", "MovieLens-10M half-star ratings, genres (tags: "
+               "--dataset-param tags=true)", "rating"),
+    "ml-20m": ("xrbench.data.movielens_large:load_20m", "MovieLens-20M half-star ratings, genres (tags: "
+               "--dataset-param tags=true)", "rating"),
+    "ml-25m": ("xrbench.data.movielens_large:load_25m", "MovieLens-25M half-star ratings, genres (tags: "
+               "--dataset-param tags=true)", "rating"),
+    "ml-32m": ("xrbench.data.movielens_large:load_32m", "MovieLens-32M half-star ratings, genres (tags: "
+               "--dataset-param tags=true)", "rating"),
     "amazon-2014-5core": ("xrbench.data.amazon:load_2014", "Amazon reviews 2014 5-core (default category "
                           "Musical_Instruments)", "rating"),
     "amazon-2018-5core": ("xrbench.data.amazon:load_2018", "Amazon reviews 2018 5-core", "rating"),
@@ -35,6 +47,8 @@ _RECOMMENDERS = {
     "most-pop": ("xrbench.baselines.recommenders:MostPop", "most popular unseen items (ranking only)"),
     "attr-mf": ("xrbench.baselines.attr_mf:AttrMF", "MF with item-attribute terms (the feature-aware recommender "
                 "of the causal-fidelity metrics)"),
+    "peter": ("xrbench.baselines.peter:PeterRecommender", "PETER's rating head (ACL'21), trained with its "
+              "explanation and context losses (needs review text)"),
     # Cornac models (the `cornac` extra), fitted on xrbench's splits: xrbench.baselines.cornac_models
     "cornac:MF": ("xrbench.baselines.cornac_models:MF", "Cornac MF: biased matrix factorisation, SGD"),
     "cornac:PMF": ("xrbench.baselines.cornac_models:PMF", "Cornac PMF: probabilistic matrix factorisation"),
@@ -64,6 +78,16 @@ _EXPLAINERS = {
                      "models too)"),
     "causal-llm": ("xrbench.baselines.llm:CausalLLM", "an LLM told which item attributes most raise this user's "
                    "predicted rating (attr-mf intervention effects)"),
+    "peter": ("xrbench.baselines.peter:Peter", "PETER (ACL'21): a small Transformer trained here on the training "
+              "explanations, ratings and context words"),
+    "peter+": ("xrbench.baselines.peter:PeterPlus", "PETER+ (ACL'21): PETER given each pair's reference feature "
+               "(the ground-truth feature, as in the paper)"),
+    "pepler": ("xrbench.baselines.pepler:Pepler", "PEPLER (TOIS'23): user and item vectors as a continuous prompt "
+               "of a pretrained LM (param backbone), trained here (sequential tuning or rating regularisation)"),
+    "pepler-d": ("xrbench.baselines.pepler:PeplerD", "PEPLER-D (TOIS'23): the item's features as a discrete prompt, "
+                 "the LM fine-tuned here"),
+    "causal-pepler": ("xrbench.baselines.pepler:CausalPepler", "prompt learning with attr-mf's positive-effect "
+                      "features in the prompt and a causal penalty on features that do not raise the rating"),
     "cornac:EFM": ("xrbench.baselines.cornac_models:EFMExplainer", "Cornac EFM's feature-level explanation: the "
                    "user's most cared feature the item performs best on, in EFM's template"),
     "cornac:MTER": ("xrbench.baselines.cornac_models:MTERExplainer", "Cornac MTER's top predicted feature for the "

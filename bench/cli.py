@@ -43,7 +43,8 @@ def _write_leaderboards(out: Path) -> str:
     from .records import iter_records
     from .render import render_csv, render_html, render_markdown
 
-    boards = build([r for _, r in iter_records(out)])  # (the records of a plugin task need its --plugin)
+    found = list(iter_records(out))  # (the records of a plugin task need its --plugin)
+    boards = build([r for _, r in found], [p.parent for p, _ in found])  # with folders: learning curves
     md = render_markdown(boards)
     files = {out / "leaderboard.md": md, out / "leaderboard.csv": render_csv(boards),
              out / "leaderboard.html": render_html(boards)}
@@ -101,6 +102,23 @@ def _run_options(a: argparse.Namespace) -> dict[str, Any]:
     return opts
 
 
+def _full_training(suite: Any) -> Any:
+    """``--full``: besides every test pair, methods trained here with a quick CPU profile (``train_profile``,
+    e.g. pepler) train on everything, unless their params name a profile."""
+    import dataclasses
+
+    from .registry import REGISTRY
+    from .specs import _freeze
+
+    methods = []
+    for m in suite.methods:
+        params = dict(m.params)
+        if "train_profile" not in params and "train_profile" in REGISTRY.get(m.kind, m.name).default_params():
+            m = dataclasses.replace(m, params=_freeze({**params, "train_profile": "full"}))
+        methods.append(m)
+    return dataclasses.replace(suite, methods=tuple(methods))
+
+
 def _default_seeds(options: dict[str, Any]) -> tuple[int, ...]:
     """An ad-hoc run's seeds when --seeds is not given: 0, or every fold (0..F-1) of a kfold split."""
     if options.get("split") == "kfold":
@@ -145,6 +163,8 @@ def cmd_run(a: argparse.Namespace) -> int:
                       seeds if seeds is not None else _default_seeds(options),
                       tuple((t, tuple(a.metrics)) for t in tasks_of) if a.metrics else ())
         strict = True
+    if a.full:
+        suite = _full_training(suite)
     specs = suite.with_options(**options).runs()
     out = Path(a.out)
     if a.quiet:  # no generation progress bars either
@@ -325,7 +345,8 @@ def _add_run(sub: Any) -> None:
                         "popularity, fairness and fidelity lists are cut at 10 when 10 is given, else at the largest")
     r.add_argument("--option", action="append", metavar="K=V", help="any task option (e.g. attribute_model=attr-mf)")
     r.add_argument("--sample", type=int, help="explanation pairs per run (default: the suite's, else 500)")
-    r.add_argument("--full", action="store_true", help="explain every test pair instead of a sample")
+    r.add_argument("--full", action="store_true", help="explain every test pair instead of a sample; explainers "
+                   "trained here with a quick CPU profile (pepler, pepler-d, causal-pepler) train on everything")
     r.add_argument("--fidelity", type=int, default=None, metavar="N",
                    help="causal fidelity: explain and intervene on one top-K item of N sampled users")
     r.add_argument("--seeds", type=int, nargs="+")

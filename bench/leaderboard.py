@@ -23,9 +23,12 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
+from .curves import CURVE_FILE, record_curve
 from .metrics import info, uncertainty
 from .records import RunRecord
 from .registry import REGISTRY
@@ -141,6 +144,8 @@ class Board:
     sections: list[Section] = field(default_factory=list)  # the task's extra tables (e.g. backbone comparison)
     source: str = ""  # the suite the records come from, when a page shows boards of several suites
     suite: str = ""  # the suite that made the records (records' provenance, or the committed board's folder)
+    #: method -> seed -> its learning curve rows (``xrbench.curves``), for the records whose folder was given
+    curves: dict[str, dict[int, list[dict]]] = field(default_factory=dict)
 
     @property
     def title(self) -> str:
@@ -189,10 +194,18 @@ def _metric_order(task: str) -> list[str]:
     return [k for k in REGISTRY.in_order("metric") if info(k).task == task]
 
 
-def build(records: list[RunRecord]) -> list[Board]:
+def build(records: list[RunRecord], folders: Sequence[Path | None] | None = None) -> list[Board]:
+    """The boards of ``records``, one per (task, dataset). ``folders`` (the folder of each record, in the same
+    order; e.g. from :func:`xrbench.records.iter_records`) lets a board read the unit files it shows beside the
+    tables (learning curves); without it, or for a None, the record's unit files are not read."""
+    if folders is not None and len(folders) != len(records):
+        raise ValueError(f"{len(folders)} folders for {len(records)} records")
     by_group: dict[tuple[str, str], list[RunRecord]] = defaultdict(list)
-    for r in records:
+    folder_of: dict[int, Path] = {}  # id(record) -> its folder
+    for i, r in enumerate(records):
         by_group[(r.task, r.dataset)].append(r)
+        if folders is not None and folders[i] is not None:
+            folder_of[id(r)] = Path(folders[i])  # type: ignore[arg-type]
     boards = []
     for (task, dataset), recs in sorted(by_group.items(), key=lambda kv: (task_order(kv[0][0]), kv[0])):
         methods = sorted({r.method_label for r in recs})
@@ -246,12 +259,27 @@ def build(records: list[RunRecord]) -> list[Board]:
         made_by = {str((r.provenance or {}).get("suite", "")) for r in recs}
         board.suite = made_by.pop() if len(made_by) == 1 else ""
         _rank_columns(board)
+        board.curves = _curves(recs, folder_of)
         owner = task_of(task)
         if owner is not None:
             board.notes.extend(owner.board_notes(board, recs))
             board.sections = owner.board_sections(board, recs)
         boards.append(board)
     return boards
+
+
+def _curves(recs: list[RunRecord], folder_of: dict[int, Path]) -> dict[str, dict[int, list[dict]]]:
+    """method -> seed -> learning curve rows, of the ok records that list one and whose folder is known (a
+    missing, changed or malformed file: left out with a warning)."""
+    out: dict[str, dict[int, list[dict]]] = {}
+    for r in sorted(recs, key=lambda r: (r.method_label, r.seed)):
+        folder = folder_of.get(id(r))
+        if folder is None or r.status != "ok" or CURVE_FILE not in r.units:
+            continue
+        rows = record_curve(folder, r.units, r.unit_sha256, f"{r.method_label}, seed {r.seed}")
+        if rows is not None:
+            out.setdefault(r.method_label, {})[r.seed] = rows
+    return out
 
 
 def _rank_columns(board: Board) -> None:

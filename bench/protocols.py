@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
@@ -42,6 +43,9 @@ class Method(ABC):
     #: ranges/choices of params beyond the type of their default, e.g. ``{"dim": Param(ge=1)}``; a subclass's
     #: rules are added to its parents' (see :meth:`param_specs`)
     param_rules: ClassVar[dict[str, Param]] = {}
+    #: a folder of this run the method may write to (trained models keep their per-epoch checkpoints there, so a
+    #: killed run resumes); set by the runner before ``fit`` (None outside a runner: nothing is kept)
+    workdir: Path | None = None
 
     def __init__(self, **params: Any) -> None:
         self.params = {**self.default_params(), **self.check_params(params)}
@@ -64,6 +68,11 @@ class Method(ABC):
         """The given params checked and converted to their declared types (defaults not filled in); unknown
         names, wrong types, non-finite numbers and values out of range raise XRBenchError."""
         return check_values(params, cls.param_specs(), where or cls.__name__, "param", cls.default_params())
+
+    def save_units(self, folder: Path) -> list[str]:
+        """Extra unit files the method writes beside the record after its run (e.g. ``learning_curve.csv``);
+        their names. Called by the runner after the task's outputs are saved."""
+        return []
 
     def bind(self, view: TrainView) -> None:
         """Called by the runner before ``fit``: gives the base class's helpers the training view."""

@@ -30,7 +30,9 @@ def suites(root: Path) -> list[Path]:
 @functools.lru_cache(maxsize=None)
 def boards_of(suite_dir: Path) -> list:
     """The boards of one committed suite (built once per publish run)."""
-    return [dataclasses.replace(b, suite=suite_dir.name) for b in build([r for _, r in iter_records(suite_dir / "runs")])]
+    found = list(iter_records(suite_dir / "runs"))  # with their folders: a board reads its learning curves
+    boards = build([r for _, r in found], [p.parent for p, _ in found])
+    return [dataclasses.replace(b, suite=suite_dir.name) for b in boards]
 
 
 def page_boards(suite: Path) -> list:
@@ -68,7 +70,7 @@ def readme_block(root: Path, suite: str, dataset: str, group: str) -> str:
     for b in boards:
         for g, keys in groups(b):
             if g == group:
-                only = dataclasses.replace(b, keys=keys, sections=[])  # keeps the best marks and ranks
+                only = dataclasses.replace(b, keys=keys, sections=[], curves={})  # keeps the best marks and ranks
                 text = render_markdown([only])
                 return "\n".join(text.splitlines()[2:]) + "\n"
     return f"(no '{group}' table for {dataset} in {suite})\n"

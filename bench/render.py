@@ -118,6 +118,12 @@ def section_markdown(sec: Section) -> list[str]:
     return [title + "\n", section_table(sec), ""]
 
 
+def curves_line(b: Board) -> str:
+    """The Markdown line naming the methods of a board with learning curves (the HTML page draws them)."""
+    return (f"Learning curves (loss per epoch): {', '.join(md_escape(m) for m in b.curves)}; "
+            "drawn on the HTML page.")
+
+
 def render_markdown(boards: list[Board]) -> str:
     parts = []
     for b in boards:
@@ -129,6 +135,8 @@ def render_markdown(boards: list[Board]) -> str:
             parts.append("")
         for sec in b.sections:
             parts += section_markdown(sec)
+        if b.curves:
+            parts += [curves_line(b), ""]
         parts.append(f"{FOOTER} {seeds_line(b)} Avg rank: over all ranked columns of the table (a method missing "
                      "one has none).")
         for i, note in enumerate(b.notes, start=1):
@@ -300,6 +308,97 @@ def _svg_plot(b: Board) -> str:
     return "".join(out)
 
 
+# Learning curves: one plot per method, x = epochs of every stage in training order (a stage spans its
+# longest run over the seeds, so that the seeds' stages line up; dotted lines mark where a stage begins),
+# y = loss; per seed one colour, train loss solid, validation loss dashed. Inline SVG attributes only: a page
+# without curves is byte for byte what it was before they existed.
+_SEED_COLOURS = ("#2a6f97", "#c44e52", "#55a868", "#8172b2", "#b8860b", "#64b5cd")
+
+
+def _stage_offsets(curves: dict[int, list[dict]]) -> tuple[list[tuple[str, int]], int]:
+    """([(stage, epochs before it)], epochs in all): stages in the order they first appear over the seeds."""
+    span: dict[str, int] = {}
+    for rows in curves.values():
+        for r in rows:
+            span[r["stage"]] = max(span.get(r["stage"], 0), r["epoch"])
+    starts, total = [], 0
+    for stage, n in span.items():
+        starts.append((stage, total))
+        total += n
+    return starts, total
+
+
+def _svg_curve(label: str, curves: dict[int, list[dict]]) -> str:
+    """One method's learning curves as a captioned inline SVG ("" when no loss is finite)."""
+    from .curves import finite
+
+    starts, total = _stage_offsets(curves)
+    offset = dict(starts)
+    ys = [r[k] for rows in curves.values() for r in rows for k in ("train_loss", "valid_loss") if finite(r[k])]
+    if not ys:
+        return ""
+    W, H, L, R, T, B = 340, 210, 52, 12, 22, 38
+    x0, x1 = 1, max(total, 2)
+    y0, y1 = min(ys), max(ys)
+    y1 = y1 if y1 > y0 else y0 + 1
+    sx = lambda e: L + (e - x0) / (x1 - x0) * (W - L - R)  # noqa: E731
+    sy = lambda v: H - B - (v - y0) / (y1 - y0) * (H - B - T)  # noqa: E731
+    out = [f'<figure class="curve" style="margin:0 1.5rem 1rem 0"><svg class="curve" width="{W}" height="{H}" '
+           f'role="img" aria-label="learning curve of {_h(label)}">',
+           f'<line x1="{L}" y1="{H - B}" x2="{W - R}" y2="{H - B}" stroke="#999"/>',
+           f'<line x1="{L}" y1="{T}" x2="{L}" y2="{H - B}" stroke="#999"/>',
+           f'<text x="{(L + W - R) / 2}" y="{H - 6}" text-anchor="middle">epoch</text>',
+           f'<text x="12" y="{(T + H - B) / 2}" transform="rotate(-90 12 {(T + H - B) / 2})" '
+           'text-anchor="middle">loss</text>',
+           f'<text x="{L}" y="{H - B + 14}" text-anchor="middle">{x0}</text>',
+           f'<text x="{W - R}" y="{H - B + 14}" text-anchor="middle">{x1}</text>',
+           f'<text x="{L - 4}" y="{H - B}" text-anchor="end">{fmt_number(y0)}</text>',
+           f'<text x="{L - 4}" y="{T + 4}" text-anchor="end">{fmt_number(y1)}</text>']
+    for i, (stage, before) in enumerate(starts):
+        x = sx(before + 0.5) if i else sx(x0)
+        if i:
+            out.append(f'<line class="stage" x1="{x:.1f}" y1="{T}" x2="{x:.1f}" y2="{H - B}" stroke="#bbb" '
+                       'stroke-dasharray="2 2"/>')
+        out.append(f'<text class="stage" x="{x + 3:.1f}" y="{T - 6}">{_h(stage)}</text>')
+    for n, (seed, rows) in enumerate(sorted(curves.items())):
+        colour = _SEED_COLOURS[n % len(_SEED_COLOURS)]
+        for key, what, dash in (("train_loss", "train", ""), ("valid_loss", "validation", ' stroke-dasharray="5 3"')):
+            run: list[str] = []
+            runs: list[tuple[str, list[str]]] = []
+            stage = None
+            for r in rows + [None]:  # a run ends at a stage boundary, a missing or non-finite value, the end
+                if r is None or r["stage"] != stage or not finite(r[key]):
+                    if run:
+                        runs.append((str(stage), run))
+                    run = []
+                if r is None:
+                    break
+                stage = r["stage"]
+                if finite(r[key]):
+                    run.append(f"{sx(offset[stage] + r['epoch']):.1f},{sy(r[key]):.1f}")
+            for st, pts in runs:
+                title = f"<title>seed {seed}, {what} loss, stage {_h(st)}</title>"
+                if len(pts) == 1:  # one epoch in the stage: a dot
+                    cx, cy = pts[0].split(",")
+                    out.append(f'<circle class="{what}" data-seed="{seed}" cx="{cx}" cy="{cy}" r="2.5" '
+                               f'fill="{colour}">{title}</circle>')
+                else:
+                    out.append(f'<polyline class="{what}" data-seed="{seed}" points="{" ".join(pts)}" fill="none" '
+                               f'stroke="{colour}" stroke-width="1.5"{dash}>{title}</polyline>')
+    out.append("</svg>")
+    seeds = ", ".join(f'<span style="color:{_SEED_COLOURS[n % len(_SEED_COLOURS)]}">{s}</span>'
+                      for n, s in enumerate(sorted(curves)))
+    out.append(f'<figcaption>{_h(label)} <span class="ci">(solid: train loss, dashed: validation loss; '
+               f'seed{"s" if len(curves) > 1 else ""} {seeds})</span></figcaption></figure>')
+    return "".join(out)
+
+
+def _curves_block(b: Board) -> str:
+    plots = [_svg_curve(m, b.curves[m]) for m in b.curves]
+    return ('<h3>learning curves</h3><div class="curves" style="display:flex;flex-wrap:wrap">'
+            + "".join(p for p in plots if p) + "</div>")
+
+
 def render_html(boards: list[Board]) -> str:
     datasets = sorted({b.dataset for b in boards})
     tasks = list(dict.fromkeys(b.task for b in boards))
@@ -339,6 +438,8 @@ def render_html(boards: list[Board]) -> str:
                         + "".join(f"<th>{_h(h)}</th>" for h in sec.header) + "</tr></thead><tbody>"
                         + "".join("<tr>" + "".join(f"<td>{_h(c)}</td>" for c in row) + "</tr>"
                                   for row in sec.rows) + "</tbody></table>")
+        if b.curves:
+            body.append(_curves_block(b))
         plain = FOOTER.replace("**Bold**", "Bold").replace("*italic*", "italic")
         body.append(f'<p class="note">{_h(plain)} {_h(seeds_line(b))}</p>')
         body += [f'<p class="note">[{i}] {_h(n)}</p>' for i, n in enumerate(b.notes, start=1)]
@@ -360,7 +461,7 @@ def leaderboard(results_dir: Path, fmt: str = "md", skip_bad: bool = False) -> s
 
     if fmt not in RENDERERS:
         raise XRBenchError(f"unknown leaderboard format '{fmt}'; use one of {', '.join(RENDERERS)}")
-    records = [r for _, r in iter_records(Path(results_dir), skip_bad)]
-    if not records:
+    found = list(iter_records(Path(results_dir), skip_bad))
+    if not found:
         raise XRBenchError(f"{results_dir}: no result records found (run 'xrbench run' with --out here first)")
-    return RENDERERS[fmt](build(records))
+    return RENDERERS[fmt](build([r for _, r in found], [p.parent for p, _ in found]))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import shutil
 import time
 import traceback
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from .tasks import FitCache, RunContext, TaskResult, for_kind
 
 log = logging.getLogger("xrbench")
 OVERWRITE = ("never", "always", "failed")
+CHECKPOINTS = "checkpoints"  # a run's training checkpoints (Method.workdir), removed once its record is written
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -255,9 +257,13 @@ class Runner:
         prov.update(tuning)
         method_ref = MethodRef(spec.method.name, spec.method.kind, {**model.params}, spec.method.label)
         ctx = RunContext(spec.seed, self.device, self.fits, self.cache)
+        model.workdir = folder / CHECKPOINTS
         try:
             result = task.run(model, data, options, ctx)
             units = result.outputs.save(folder)
+            units += [u for u in getattr(model, "save_units", lambda _f: [])(folder) if u not in units]
+            if callable(getattr(model, "training_info", None)):
+                prov["training"] = model.training_info()
             protocol = result.split.protocol if result.split is not None else None
             scores = score(task.name, result.outputs, spec.metrics, resample_key(spec.dataset.label, protocol, spec.seed))
         except (KeyboardInterrupt, DatasetUnavailable):
@@ -278,7 +284,10 @@ class Runner:
         stale = folder / "error.log"
         if stale.exists():
             stale.unlink()
-        return Outcome(spec, rec, write_record(folder, rec), "ran")
+        path = write_record(folder, rec)
+        if rec.status == "ok" and (folder / CHECKPOINTS).is_dir():  # the record holds the weights' hash
+            shutil.rmtree(folder / CHECKPOINTS, ignore_errors=True)
+        return Outcome(spec, rec, path, "ran")
 
     def _failed(self, spec: RunSpec, folder: Path, task: str, method_ref: MethodRef, prov: dict,
                 t0: float, previous: RunRecord | None) -> Outcome:

@@ -1,6 +1,6 @@
 """``xrbench submit RESULTS --board leaderboards/SUITE --card method-card.yaml``: validate a researcher's
-records, check them against the method card, copy the records (not the unit files) and the card into the
-board, and regenerate the board's tables. See SUBMITTING.md."""
+records, check them against the method card, copy the records (not the unit files, except a learning curve)
+and the card into the board, and regenerate the board's tables. See SUBMITTING.md."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -43,6 +43,18 @@ def _check_against_card(rec: RunRecord, card: dict[str, Any], where: Path) -> No
                                f"{src.get(key)!r} (provenance.method_source): rerun with the code you submit")
 
 
+def _copy_curve(source: Path, target: Path, rec: RunRecord) -> None:
+    """The record's learning curve (losses per epoch, no data of the dataset: the board's page draws it) beside
+    the submitted record; a curve left there by a replaced record is removed. (``validate`` checked its hash.)"""
+    from .curves import CURVE_FILE
+    from .data.io import atomic_write_bytes
+
+    if CURVE_FILE in rec.units and (source / CURVE_FILE).is_file():
+        atomic_write_bytes(target / CURVE_FILE, (source / CURVE_FILE).read_bytes())
+    elif (target / CURVE_FILE).is_file():
+        (target / CURVE_FILE).unlink()
+
+
 def submit(results: Path, board: Path, card_path: Path, *, data_path: list[str] | None = None,
            replace: bool = False) -> list[Path]:
     """Returns the record files written into ``board``."""
@@ -57,7 +69,7 @@ def submit(results: Path, board: Path, card_path: Path, *, data_path: list[str] 
     if v.problems:
         raise XRBenchError(f"{results}: {len(v.problems)} problem(s), the first: {v.problems[0]} "
                            "(run 'xrbench validate' and fix them)")
-    plan: list[tuple[Path, RunRecord]] = []
+    plan: list[tuple[Path, RunRecord, Path]] = []  # (target record file, record, its folder in results)
     for path, rec in iter_records(Path(results)):
         _check_against_card(rec, card, path)
         if rec.status != "ok":
@@ -66,14 +78,15 @@ def submit(results: Path, board: Path, card_path: Path, *, data_path: list[str] 
                   / folder_name(rec.method_label) / f"seed-{rec.seed}" / RECORD_FILE)
         if target.is_file() and not replace:
             raise XRBenchError(f"{target}: the board already has this record; pass --replace to update your own")
-        plan.append((target, rec))
+        plan.append((target, rec, path.parent))
     if not plan:
         raise XRBenchError(f"{results}: no records to submit")
-    for target, rec in plan:  # the records only: unit files of some datasets may not be redistributed
+    for target, rec, source in plan:  # no outputs: unit files of some datasets may not be redistributed
         write_record(target.parent, rec)
+        _copy_curve(source, target.parent, rec)
     cards = board / "cards"
     cards.mkdir(exist_ok=True)
     (cards / f"{folder_name(card['name'])}.yaml").write_text(yaml.safe_dump(card, sort_keys=False), encoding="utf-8")
     publish.boards_of.cache_clear()
     write_together({p: text for p, text in publish.expected_files(board.parent).items() if p.parent == board})
-    return [t for t, _ in plan]
+    return [t for t, _, _ in plan]

@@ -10,11 +10,13 @@ Checks, each problem one line ``PATH: <what is wrong>`` on stdout:
 (d) the dataset's file hash, the split hash and (causal task) the generated-data hash match what this
     xrbench produces for that dataset, split and seed (datasets are never downloaded here).
 
-Committed records (a leaderboard's ``runs/``) carry no unit files: when none of a record's unit files exist
-and the record lies under a folder named ``leaderboards``, (b) and (c) are skipped with a note ("units not
-committed: checked the record only"), not a problem; ``--records-only`` skips them for every record. When
-the dataset is not available (d) is skipped with a note; ``--no-data-check`` skips it (generating a causal
-task's data fits a model: minutes). Notes go to stderr, one line per kind of note.
+Committed records (a leaderboard's ``runs/``) carry no unit files, except a learning curve
+(``learning_curve.csv``, :mod:`xrbench.curves`): when none of a record's other unit files exist and the
+record lies under a folder named ``leaderboards``, (c) is skipped with a note ("units not committed: checked
+the record only"), not a problem, and (b) only checks the hash of a learning curve that is there;
+``--records-only`` skips (b) and (c) for every record. When the dataset is not available (d) is skipped with
+a note; ``--no-data-check`` skips it (generating a causal task's data fits a model: minutes). Notes go to
+stderr, one line per kind of note.
 """
 from __future__ import annotations
 
@@ -28,11 +30,14 @@ from typing import Any, Iterable
 
 import orjson
 
+from .curves import CURVE_FILE
 from .errors import XRBenchError
 from .records import RECORD_FILE, RunRecord, migrate
 
 SCHEMA_FILE = "record.schema.json"
 TOLERANCE = 1e-9  # (c): relative and absolute
+#: unit files a leaderboard commits beside its records (they hold no data of the dataset): hash-checked there
+COMMITTED_UNITS = frozenset({CURVE_FILE})
 
 
 @lru_cache(maxsize=1)
@@ -146,32 +151,42 @@ class Validator:
 
     def check_units(self, path: Path, rec: RunRecord) -> bool:
         """(b); True when the unit files are there, unchanged, so that (c) can run."""
-        from .data.io import sha256_file
-
         folder = path.parent
         present = [u for u in rec.units if (folder / u).is_file()]
-        if self.records_only or (rec.units and not present and under_leaderboards(path)):
-            self.note(path, "units not committed: checked the record only"
-                      if not self.records_only else "--records-only: unit files not checked")
+        if self.records_only:
+            self.note(path, "--records-only: unit files not checked")
+            return False
+        if rec.units and not set(present) - COMMITTED_UNITS and under_leaderboards(path):
+            # a board's record: its outputs are not committed, the unit files a board keeps (a learning curve) may be
+            self.note(path, "units not committed: checked the record only")
+            self.check_hashes(path, rec, present)
             return False
         ok = True
         for u in rec.units:
             if u not in present:
                 self.problem(path, f"unit file {u} is missing")
                 ok = False
-        for u, digest in rec.unit_sha256.items():
-            if u not in rec.units:
-                self.problem(path, f"$.unit_sha256: names {u}, which is not one of the record's units")
-                ok = False
-            elif u in present and sha256_file(folder / u) != digest:
-                self.problem(path, f"unit file {u} was changed after the run (its sha256 is not the record's "
-                                   "unit_sha256)")
-                ok = False
+        ok = self.check_hashes(path, rec, present) and ok
         if ok and rec.status == "ok" and not rec.units:
             self.note(path, "no unit files: metrics not recomputed")
         elif ok and rec.status == "ok" and not rec.unit_sha256:
             self.note(path, "no unit_sha256 (a record of an older xrbench): unit files not hash-checked")
         return ok and bool(rec.units)
+
+    def check_hashes(self, path: Path, rec: RunRecord, present: list[str]) -> bool:
+        """Every ``unit_sha256`` entry names a unit, and each of the ``present`` unit files still has its hash."""
+        from .data.io import sha256_file
+
+        ok = True
+        for u, digest in rec.unit_sha256.items():
+            if u not in rec.units:
+                self.problem(path, f"$.unit_sha256: names {u}, which is not one of the record's units")
+                ok = False
+            elif u in present and sha256_file(path.parent / u) != digest:
+                self.problem(path, f"unit file {u} was changed after the run (its sha256 is not the record's "
+                                   "unit_sha256)")
+                ok = False
+        return ok
 
     def check_metrics(self, path: Path, rec: RunRecord) -> None:
         """(c): rescore from the unit files, nothing written; one line listing what differs."""

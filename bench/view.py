@@ -32,6 +32,8 @@ class TrainReferences:
 
     vocabulary: tuple[str, ...]
     by_train: dict[int, Tuple4]  # position in ``view.train`` -> (feature, opinion, sentence, polarity)
+    #: position in ``view.valid`` -> its reference (validation reviews are the method's to see: early stopping)
+    by_valid: dict[int, Tuple4] = field(default_factory=dict)
 
 
 class FitScope:
@@ -128,7 +130,8 @@ class TrainView:
         tref = None
         if refs is not None:
             tref = TrainReferences(refs.train_vocabulary, {k: refs.by_row[int(r)] for k, r in enumerate(split.train)
-                                                            if int(r) in refs.by_row})
+                                                            if int(r) in refs.by_row},
+                                   {k: refs.by_row[int(r)] for k, r in enumerate(split.valid) if int(r) in refs.by_row})
         return cls(train, _part(ds.interactions, split.valid, index), user_ids, item_ids,
                    ds.items.copy(deep=True), ds.users.copy(deep=True), ds.rating_min, ds.rating_max,
                    ds.capabilities(), seed, device, ds.file_hash, split.hash, tref, fits or FitScope())

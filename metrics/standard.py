@@ -74,9 +74,16 @@ def bertscore_pairs(hyps: list[str], refs: list[str], batch_size: int = 64) -> n
         path = str(minilm_path())
     except XRBenchError as exc:
         raise NotApplicable(str(exc)) from None
-    _, _, f = bert_score.score(hyps, refs, model_type=path, num_layers=BERTSCORE_LAYERS, idf=False,
-                               rescale_with_baseline=False, batch_size=batch_size, verbose=False)
-    return f.double().cpu().numpy()
+    # an empty sentence scores 0, as bert_score itself sets it (its tokenizer call for one fails on current
+    # transformers' BertTokenizer), so only pairs with text on both sides go through it
+    out = np.zeros(len(hyps))
+    keep = [k for k, (h, r) in enumerate(zip(hyps, refs)) if h.strip() and r.strip()]
+    if keep:
+        _, _, f = bert_score.score([hyps[k] for k in keep], [refs[k] for k in keep], model_type=path,
+                                   num_layers=BERTSCORE_LAYERS, idf=False, rescale_with_baseline=False,
+                                   batch_size=batch_size, verbose=False)
+        out[keep] = f.double().cpu().numpy()
+    return out
 
 
 def _rouge(out: TextOutputs) -> np.ndarray:

@@ -43,8 +43,8 @@ def test_unknown_method_suggests(tmp_path, amazon2014):
 
 
 def test_unknown_dataset_and_suite(tmp_path):
-    assert_clean_error(cli("run", "--dataset", "ml-1m", "--recommender", "bias", "--out", str(tmp_path)),
-                       "unknown dataset 'ml-1m'", "ml-100k")
+    assert_clean_error(cli("run", "--dataset", "ml-100m", "--recommender", "bias", "--out", str(tmp_path)),
+                       "unknown dataset 'ml-100m'", "ml-100k")
     assert_clean_error(cli_here("run", "--suite", "quik", "--out", str(tmp_path)), "unknown suite 'quik'", "quick")
 
 

@@ -35,6 +35,17 @@ def test_bertscore_with_the_packaged_minilm(minilm):
     assert np.allclose(f, f2.numpy(), atol=1e-6)
 
 
+def test_bertscore_of_an_empty_sentence_is_zero(minilm):
+    """An empty explanation (a trained generator may emit the end token first) scores 0, as bert_score sets it,
+    and the other pairs keep their own scores."""
+    from xrbench.metrics.standard import bertscore_pairs
+
+    hyps = ["the strings sound bright", "", "great tuner", "   "]
+    refs = ["the strings sound bright", "the strap is solid", "", "the pedal is quiet"]
+    f = bertscore_pairs(hyps, refs)
+    assert f[0] == pytest.approx(1.0, abs=1e-5) and f[1] == f[2] == f[3] == 0.0
+
+
 def test_encoder_embeddings_are_unit_length_and_semantic(minilm):
     from xrbench.encoders import encode
 

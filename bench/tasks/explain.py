@@ -100,6 +100,10 @@ class ExplainTask(Task):
         model.bind(view)
         model.fit(view)
         t0 = time.perf_counter()
+        tup = [refs.by_row[int(r)] if refs is not None else None for r in rows]
+        oracle = bool(getattr(model, "oracle_feature", False))
+        if oracle:  # e.g. peter+: the paper's setting, given each test reference's feature (marked on the board)
+            model.set_reference_features(users, items, [t.feature if t else None for t in tup])
         expl = model.explain(users, items)
         swaps = _swaps(model, users, items)
         fid, hist = (None, None)
@@ -109,13 +113,14 @@ class ExplainTask(Task):
         info = dict(model.run_info()) if hasattr(model, "run_info") else {}
         cost = ExplainCost(time.perf_counter() - t0, round(time.perf_counter() - t_run, 3), peak_rss_mb(), len(rows),
                            info.get("tokens_per_s"))
-        tup = [refs.by_row[int(r)] if refs is not None else None for r in rows]
         out = TextOutputs(inter["user"].astype(str).tolist(), inter["item"].astype(str).tolist(),
                           [e.text for e in expl], [t.sentence if t else None for t in tup],
                           [list(e.reasons) for e in expl], [t.feature if t else None for t in tup],
                           list(refs.vocabulary) if refs is not None else None, False, ctx.seed, cost, swaps, fid, hist)
         prov: dict[str, Any] = {"explain_s": cost.explain_s, "pairs": cost.pairs, "wall_s": cost.wall_s,
                                 "peak_rss_mb": cost.peak_rss_mb, **info}
+        if oracle:
+            prov["oracle_feature"] = True
         for key, res in (("fidelity", fid), ("fidelity_history", hist)):
             if res is not None:
                 prov[key] = {"config": res.config, "pairs": res.pairs}
@@ -140,9 +145,10 @@ class ExplainTask(Task):
 
     def board_notes(self, board: Any, records: list[Any]) -> list[str]:
         """How the cost columns were measured, with the machine's load while the runs went (a busy machine
-        slows every cost column)."""
+        slows every cost column); which rows were given the test reference's feature; which were trained here."""
+        notes = oracle_notes(records)
         if not {"wall_s", "tokens_per_s", "peak_rss_mb"} & set(board.keys):
-            return []
+            return notes
         loads = [x for r in records for k in ("load_avg_start", "load_avg_end")
                  for x in [((r.provenance or {}).get(k) or [None])[0]] if x is not None]
         cpus = {(r.provenance or {}).get("cpu_count") for r in records} - {None}
@@ -154,7 +160,25 @@ class ExplainTask(Task):
         if loads:
             text += (f"; 1-min load average {min(loads):.2f}–{max(loads):.2f} during the runs"
                      + (f" on {', '.join(map(str, sorted(cpus)))} CPUs" if cpus else ""))
-        return [text]
+        return notes + [text]
+
+
+def oracle_notes(records: list[Any]) -> list[str]:
+    """A note naming the rows given each test pair's reference feature (PETER+'s setting) and the rows trained
+    inside the harness (epochs, early stop, weights' hash in the record)."""
+    oracle = sorted({r.method_label for r in records if r.status == "ok"
+                     and ((r.provenance or {}).get("explain") or {}).get("oracle_feature")})
+    trained = sorted({r.method_label for r in records if r.status == "ok" and (r.provenance or {}).get("training")})
+    out = []
+    if oracle:
+        out.append(f"given the ground-truth feature: {', '.join(oracle)} receive each test pair's reference feature "
+                   "as input (PETER+'s setting in the paper), so their FMR/FCR and text scores are not comparable "
+                   "with the other rows'")
+    if trained:
+        out.append(f"trained here: {', '.join(trained)} (on each seed's training rows, early-stopped on its "
+                   "validation rows; epochs, losses and the weights' sha256 in each record's provenance.training, "
+                   "learning curves on the HTML page)")
+    return out
 
 
 def backbone_rows(records: list[Any]) -> list[dict[str, Any]]:
