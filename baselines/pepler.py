@@ -16,10 +16,12 @@ inside the harness on the view's training explanations, and the causal prompt-le
   effects w_a + p_u·v_a, as ``causal-llm``), and the loss adds λ·C (``lambda_causal``), where, for a training
   pair (u, i) with N(u, i) = the item's attr-mf attributes whose estimated effect for u is ≤ 0,
 
-      C = (1 / T) Σ_t Σ_{f ∈ N(u, i)} p_θ(first token of " f" | prompt, y_<t)
+      C = (1 / T) Σ_t Σ_{k ∈ K(u, i)} p_θ(k | prompt, y_<t),   K(u, i) = {first token of " f" : f ∈ N(u, i)}
 
-  over the T target positions t of the reference explanation y: the probability mass the model puts, at each
-  step, on starting a feature that does not raise this user's rating. C is 0 when N(u, i) is empty.
+  over the T target positions t of the reference explanation y (its words and the end token): the probability
+  mass the model puts, at each step, on starting a feature that does not raise this user's rating (features
+  sharing a first token count once). C is 0 when N(u, i) is empty. When no feature has a positive effect, the
+  prompt falls back to the item's most mentioned features minus N(u, i).
 
 Training profiles (``train_profile=``): ``quick`` (default, for a CPU) trains on a seeded sample of
 ``QUICK_PAIRS`` training pairs, one epoch per stage; ``full`` trains on every training pair for up to
@@ -46,6 +48,7 @@ from . import trainer
 log = logging.getLogger("xrbench")
 
 QUICK_PAIRS = 1000  # training pairs of the quick profile (a seeded sample)
+TRAINING_VERSION = "1"  # part of the checkpoint and cache keys: bump whenever training or the model changes
 
 
 def build_prompt_lm(lm: Any, n_users: int, n_items: int, continuous: bool, head: str | None) -> Any:
@@ -126,8 +129,13 @@ class PeplerCore(Explainer):
     # -- prompts ------------------------------------------------------------------------------------
     def prompt_features(self, u: int, i: int) -> list[str]:
         if self.causal:
-            pos = [a for a, c in self.effects.contributions(u, i) if c > 0]
-            return pos[: self.params["n_features"]] or self.item_feats[i]
+            contrib = self.effects.contributions(u, i)
+            pos = [a for a, c in contrib if c > 0]
+            if pos:
+                return pos[: self.params["n_features"]]
+            # no feature raises this user's rating: the item's most mentioned ones, never one C penalises
+            avoid = {a for a, c in contrib if c <= 0}
+            return [f for f in self.item_feats[i] if f not in avoid]
         return self.item_feats[i]
 
     def prompt_text(self, u: int, i: int) -> str:
@@ -267,6 +275,13 @@ class PeplerCore(Explainer):
         self.train_ex = self._examples(view, view.train, refs.by_train, n, view.seed)
         nv = max(64, (n or len(refs.by_train)) // 8) if quick else None
         self.valid_ex = self._examples(view, view.valid, refs.by_valid, nv, view.seed + 1)
+        self.valid_source = "validation rows"
+        if not self.valid_ex:  # no validation reference: a seeded 5% of the training pairs, left out of training
+            cut = np.random.default_rng(view.seed + 1).permutation(len(self.train_ex))
+            k = max(1, len(cut) // 20)
+            self.valid_ex = [self.train_ex[int(j)] for j in cut[:k]]
+            self.train_ex = [self.train_ex[int(j)] for j in np.sort(cut[k:])]
+            self.valid_source = "5% of the training pairs (no validation reference)"
         head = p["rating_head"] if (self.continuous and p["strategy"] == "regularization") else None
         with trainer_threads(p["threads"] or None):
             torch.manual_seed(view.seed)
@@ -291,16 +306,17 @@ class PeplerCore(Explainer):
         import torch
 
         p = self.params
-        where = (self.label, view.data_hash, view.split_hash, view.seed, self.backbone_key, len(self.train_ex))
-        path = {k: v for k, v in p.items() if k not in trainer.STOP_PARAMS}
-        ckpt = trainer.Checkpoints(self.workdir, trainer.config_key(*where, path), self.label,
-                                   trainer.config_key(*where, p))
+        key, final_key = trainer.run_keys(self.label, TRAINING_VERSION, self.device,
+                                          (view.data_hash, view.split_hash, view.seed, self.backbone_key,
+                                           len(self.train_ex)), p)
+        # a stage's checkpoint holds its best weights once it is done: resumed only under the same stop params
+        ckpt = trainer.Checkpoints(self.workdir, final_key, self.label, final_key)
         final = ckpt.load_final()
         if final is not None:
             self.net.load_state_dict(final["model"])
             self.curve = trainer.curve_from_state(final["curve"])
             self.epochs_run = {str(k): int(v) for k, v in final["epochs"].items()}
-            self.best_valid = self.curve.rows[-1]["valid_loss"] if self.curve.rows else None
+            self.best_valid = best_of_last_stage(self.curve.rows)
             self.weights_sha256 = trainer.weights_sha256(self.net)
             self.from_cache = True
             return
@@ -323,8 +339,7 @@ class PeplerCore(Explainer):
                 continue
             if si == done_stage and state is not None:
                 opt.load_state_dict(state["optim"])
-                epoch, best = done_epoch, float(state["best_loss"])
-                bad = trainer.epochs_without_improvement(curve.rows, stage)
+                epoch, best, bad = done_epoch, float(state["best_loss"]), int(state["bad"])
                 best_state = state.get("best")
             while epoch < max_epochs and bad < p["patience"]:
                 epoch += 1
@@ -372,7 +387,7 @@ class PeplerCore(Explainer):
                            "stage": si, "epoch": epoch, "stage_done": finished, "curve": curve.rows,
                            "epochs_run": dict(self.epochs_run), "where": f"{stage} epoch {epoch}"})
         self.curve = curve
-        self.best_valid = curve.rows[-1]["valid_loss"] if curve.rows else None
+        self.best_valid = best_of_last_stage(curve.rows)
         self.weights_sha256 = trainer.weights_sha256(self.net)
         self.from_cache = False
         ckpt.save_final({"model": trainer.cpu_state(self.net), "curve": curve.rows, "epochs": dict(self.epochs_run)})
@@ -429,6 +444,7 @@ class PeplerCore(Explainer):
         info = {"model": self.label, "backbone": str(p["backbone"]), "model_key": self.backbone_key,
                 "weights_sha256": self.weights_sha256, "epochs": dict(self.epochs_run),
                 "profile": p["train_profile"], "train_pairs": len(self.train_ex), "valid_pairs": len(self.valid_ex),
+                "valid_source": self.valid_source,
                 "best_valid_loss": self.best_valid, "device": str(self.device),
                 "autocast": "bf16" if self.device.type == "cuda" else "none (fp32)",
                 "stages": [s for s, _ in self.stages()], **trainer.throughput(self.curve.rows),
@@ -437,10 +453,19 @@ class PeplerCore(Explainer):
                           ("discrete: attr-mf's top positive-effect features" if self.causal
                            else "discrete: the item's most mentioned features")}
         if self.causal:
-            info["objective"] = ("L_gen + lambda_causal * C, C = mean over target positions of the probability of "
-                                 "the first token of each item feature whose attr-mf effect for the user is <= 0")
+            info["objective"] = ("L_gen + lambda_causal * C; C = mean over the target positions (words and end token) "
+                                 "of the summed probability of the distinct first tokens of the item's attr-mf "
+                                 "attributes whose estimated effect for the user (w_f + p_u.v_f) is <= 0")
             info["lambda_causal"] = p["lambda_causal"]
         return info
+
+
+def best_of_last_stage(rows: list[dict[str, Any]]) -> float | None:
+    """The lowest validation loss of the last stage (the weights kept)."""
+    if not rows:
+        return None
+    vals = [r["valid_loss"] for r in rows if r["stage"] == rows[-1]["stage"] and r.get("valid_loss") is not None]
+    return min(vals) if vals else None
 
 
 def trainer_threads(n: int | None) -> Any:

@@ -42,6 +42,7 @@ from . import trainer
 log = logging.getLogger("xrbench")
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
+TRAINING_VERSION = "1"  # part of the checkpoint and cache keys: bump whenever training or the model changes
 SPECIALS = (PAD, BOS, EOS, UNK)
 
 
@@ -66,7 +67,8 @@ class Vocab:
         ids = [self.index[BOS]] + [self.index.get(w, unk) for w in sentence.split()[:max_words]] + [self.index[EOS]]
         return ids + [self.index[PAD]] * (max_words + 2 - len(ids))
 
-    def decode(self, ids: Sequence[int]) -> str:
+    def decode(self, ids: Sequence[int], max_words: int | None = None) -> str:
+        """The words up to <eos>, at most ``max_words`` of them."""
         out = []
         for k in ids:
             w = self.words[int(k)]
@@ -74,7 +76,7 @@ class Vocab:
                 break
             if w not in (PAD, BOS):
                 out.append(w)
-        return " ".join(out)
+        return " ".join(out[:max_words])
 
 
 def build_model(n_users: int, n_items: int, n_words: int, src_len: int, max_words: int, p: dict[str, Any]) -> Any:
@@ -215,6 +217,10 @@ class PeterCore:
         fid = lambda fs: torch.tensor([self.vocab.index.get(f, self.vocab.index[UNK]) for f in fs])  # noqa: E731
         train = (torch.as_tensor(u), torch.as_tensor(i), torch.as_tensor(r), enc(sents), fid(feats))
         valid = (torch.as_tensor(vu), torch.as_tensor(vi), torch.as_tensor(vr), enc(vsents), fid(vfeats))
+        if p["d_model"] % 2 or p["d_model"] % p["n_heads"]:
+            from xrbench.errors import XRBenchError
+            raise XRBenchError(f"{self.label}: d_model ({p['d_model']}) must be even and a multiple of n_heads "
+                               f"({p['n_heads']})")
         self.src_len = 3 if self.use_feature else 2
         self.pad = self.vocab.index[PAD]
         threads = p["threads"] or None
@@ -257,10 +263,9 @@ class PeterCore:
         import torch
 
         p = self.params
-        where = (type(self).__name__, view.data_hash, view.split_hash, view.seed, len(train[0]))
-        path = {k: v for k, v in p.items() if k not in trainer.STOP_PARAMS}
-        ckpt = trainer.Checkpoints(self.workdir, trainer.config_key(*where, path), self.label,
-                                   trainer.config_key(*where, p))
+        key, final_key = trainer.run_keys(type(self).__name__, TRAINING_VERSION, self.device,
+                                          (view.data_hash, view.split_hash, view.seed, len(train[0])), p)
+        ckpt = trainer.Checkpoints(self.workdir, key, self.label, final_key)
         final = ckpt.load_final()
         if final is not None:
             self.model.load_state_dict(final["model"])
@@ -271,6 +276,10 @@ class PeterCore:
             self.from_cache = True
             return
         state = ckpt.load()
+        if state is not None and (int(state["epoch"]) > p["epochs"] or int(state["bad"]) >= p["patience"]):
+            log.info("%s: the checkpoint went past these params' stop (epochs, patience): training from the start",
+                     self.label)
+            state = None
         lr, best, bad, epoch = p["lr"], math.inf, 0, 0
         curve = trainer.Curve()
         best_state = None
@@ -279,7 +288,7 @@ class PeterCore:
             best_state = state["best"]
             lr, best, epoch = float(state["lr"]), float(state["best_loss"]), int(state["epoch"])
             curve = trainer.curve_from_state(state["curve"])
-            bad = trainer.epochs_without_improvement(curve.rows)
+            bad = int(state["bad"])
         params = [q for q in self.model.parameters()]
         n = len(train[0])
         bs = p["batch_size"]
@@ -402,7 +411,7 @@ class PeterCore:
                     done |= nxt == eos
                     if bool(done.all()):
                         break
-                texts += [self.vocab.decode(row[1:]) for row in seq.cpu().tolist()]
+                texts += [self.vocab.decode(row[1:], mw) for row in seq.cpu().tolist()]
         return texts
 
 

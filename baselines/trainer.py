@@ -44,6 +44,19 @@ def config_key(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def run_keys(label: str, training_version: str, device: Any, where: tuple, params: dict[str, Any]
+             ) -> tuple[str, str]:
+    """(checkpoint key, finished-model key) of a training run: the method and its training code's version
+    (``TRAINING_VERSION``, bumped whenever training changes, and xrbench's version), the device type (a model
+    trained on CUDA in bf16 is not a CPU model), the data, split and seed (``where``) and the params; the
+    checkpoint's key leaves out ``STOP_PARAMS``."""
+    from xrbench import __version__
+
+    head = (label, training_version, __version__, getattr(device, "type", str(device)), *where)
+    path = {k: v for k, v in params.items() if k not in STOP_PARAMS}
+    return config_key(*head, path), config_key(*head, params)
+
+
 def training_references(view: Any, label: str) -> Any:
     """The view's training references (mined reference explanations), or one clear error when there are none."""
     refs = view.references

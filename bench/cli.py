@@ -110,13 +110,14 @@ def _full_training(suite: Any) -> Any:
     from .registry import REGISTRY
     from .specs import _freeze
 
-    methods = []
-    for m in suite.methods:
+    def full(m: Any) -> Any:
         params = dict(m.params)
         if "train_profile" not in params and "train_profile" in REGISTRY.get(m.kind, m.name).default_params():
-            m = dataclasses.replace(m, params=_freeze({**params, "train_profile": "full"}))
-        methods.append(m)
-    return dataclasses.replace(suite, methods=tuple(methods))
+            return dataclasses.replace(m, params=_freeze({**params, "train_profile": "full"}))
+        return m
+
+    return dataclasses.replace(suite, methods=tuple(full(m) for m in suite.methods),
+                               method_seeds=tuple((full(m), seeds) for m, seeds in suite.method_seeds))
 
 
 def _default_seeds(options: dict[str, Any]) -> tuple[int, ...]:

@@ -3,6 +3,7 @@ reads their reference explanations. With ``fidelity`` > 0, one top-K item of tha
 and the reference recommenders named in the options are intervened on (``xrbench.fidelity``)."""
 from __future__ import annotations
 
+import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from ..protocols import Explainer
 from ..registry import register
 from ..view import TrainView
 from .base import Options, RunContext, Section, Task, TaskResult, option, split_and_view
+
+log = logging.getLogger("xrbench")
 
 #: the columns of the backbone comparison table
 BACKBONE_KEYS = ("bleu4", "rougeL_f", "bertscore_f", "usr", "fmr", "len_mean", "tokens_per_s", "wall_s",
@@ -107,7 +110,10 @@ class ExplainTask(Task):
         expl = model.explain(users, items)
         swaps = _swaps(model, users, items)
         fid, hist = (None, None)
-        if options.fidelity:
+        if options.fidelity and oracle:  # it explains only pairs whose reference feature it is given
+            log.info("%s: no causal-fidelity evaluation (it needs each pair's reference feature, which the "
+                     "fidelity interventions' top-K items do not have)", type(model).__name__)
+        elif options.fidelity:
             test_users = data.interactions["user"].iloc[split.test].map(view.user_index).to_numpy()
             fid, hist = _fidelity(model, view, test_users, options)
         info = dict(model.run_info()) if hasattr(model, "run_info") else {}
@@ -171,13 +177,13 @@ def oracle_notes(records: list[Any]) -> list[str]:
     trained = sorted({r.method_label for r in records if r.status == "ok" and (r.provenance or {}).get("training")})
     out = []
     if oracle:
-        out.append(f"given the ground-truth feature: {', '.join(oracle)} receive each test pair's reference feature "
-                   "as input (PETER+'s setting in the paper), so their FMR/FCR and text scores are not comparable "
+        out.append(f"given the ground-truth feature: {', '.join(oracle)} — each test pair's reference feature is an "
+                   "input (PETER+'s setting in the paper), so FMR/FCR and text scores of these rows are not comparable "
                    "with the other rows'")
     if trained:
-        out.append(f"trained here: {', '.join(trained)} (on each seed's training rows, early-stopped on its "
-                   "validation rows; epochs, losses and the weights' sha256 in each record's provenance.training, "
-                   "learning curves on the HTML page)")
+        out.append(f"trained here: {', '.join(trained)} (on each seed's training rows, validated on its validation "
+                   "rows, early-stopped within its epoch budget; epochs, why it stopped, losses and the weights' sha256 "
+                   "in each record's provenance.training, learning curves on the HTML page)")
     return out
 
 

@@ -71,7 +71,7 @@ def test_peter_nlg4rs_end_to_end(tmp_path):
     assert recs["peter+"][1]["provenance"]["explain"].get("oracle_feature") is True
     assert "oracle_feature" not in recs["peter"][1]["provenance"]["explain"]
     board = (out / "leaderboard.md").read_text()
-    assert "given the ground-truth feature: peter+" in board
+    assert "given the ground-truth feature: peter+" in board and "trained here: peter+[" in board
     assert "Learning curves" in board
 
 
@@ -297,3 +297,54 @@ def test_full_flag_trains_on_everything():
                             MethodSpec("explainer", "pepler-d", (("train_profile", "quick"),))))
     got = {m.name: dict(m.params) for m in _full_training(suite).methods}
     assert got == {"pepler": {"train_profile": "full"}, "template": {}, "pepler-d": {"train_profile": "quick"}}
+
+
+def test_pepler_resumes_mid_stage_exactly(tmp_path, tiny_lm, monkeypatch):
+    """A PEPLER run stopped right after a checkpoint (in its second stage) and started again ends with exactly
+    the weights of an uninterrupted run: optimiser state, stage skipping and per-epoch seeds restored."""
+    from xrbench.baselines import trainer
+    from xrbench.baselines.pepler import Pepler
+    from xrbench.data import smoke
+    from xrbench.data.split import make_split
+    from xrbench.references import references
+    from xrbench.view import TrainView
+
+    ds = smoke.load()
+    split = make_split(ds, "random", 0)
+    view = TrainView.build(ds, split, 0, refs=references(ds, split))
+    params = dict(backbone=str(tiny_lm), train_pairs=48, train_profile="full", epochs=2, patience=5,
+                  batch_size=16, lr_full=0.003)
+
+    def fit(workdir, cache):
+        monkeypatch.setenv("XRBENCH_CACHE", str(cache))
+        m = Pepler(**params)
+        m.workdir = workdir
+        m.bind(view)
+        m.fit(view)
+        return m
+
+    whole = fit(tmp_path / "a", tmp_path / "cache-a")
+
+    class Killed(Exception):
+        pass
+
+    saves = []
+    real_save = trainer.Checkpoints.save
+
+    def save_then_die(self, state):
+        real_save(self, state)
+        saves.append(state["where"])
+        if len(saves) == 3:  # prompt 1, prompt 2, full 1: killed before the full stage's second epoch
+            raise Killed
+
+    monkeypatch.setattr(trainer.Checkpoints, "save", save_then_die)
+    with pytest.raises(Killed):
+        fit(tmp_path / "b", tmp_path / "cache-b")
+    monkeypatch.setattr(trainer.Checkpoints, "save", real_save)
+    resumed = fit(tmp_path / "b", tmp_path / "cache-b")
+    assert saves == ["prompt epoch 1", "prompt epoch 2", "full epoch 1"]
+    assert resumed.weights_sha256 == whole.weights_sha256
+    assert [(r["stage"], r["epoch"]) for r in resumed.curve.rows] == [("prompt", 1), ("prompt", 2), ("full", 1),
+                                                                       ("full", 2)]
+    losses = lambda m: [(r["train_loss"], r["valid_loss"]) for r in m.curve.rows]  # noqa: E731
+    assert losses(resumed) == losses(whole)
