@@ -44,6 +44,7 @@ from xrbench.protocols import Explainer, Explanation
 from xrbench.view import TrainView
 
 from . import trainer
+from .training import torch_threads
 
 log = logging.getLogger("xrbench")
 
@@ -283,7 +284,7 @@ class PeplerCore(Explainer):
             self.train_ex = [self.train_ex[int(j)] for j in np.sort(cut[k:])]
             self.valid_source = "5% of the training pairs (no validation reference)"
         head = p["rating_head"] if (self.continuous and p["strategy"] == "regularization") else None
-        with trainer_threads(p["threads"] or None):
+        with torch_threads(p["threads"] or None):
             torch.manual_seed(view.seed)
             self.net = build_prompt_lm(lm, view.n_users, view.n_items, self.continuous, head).to(self.device)
             self._train(view, quick)
@@ -400,7 +401,7 @@ class PeplerCore(Explainer):
         texts: list[str] = []
         tok = self.tok
         dev = self.device
-        with torch.no_grad(), trainer_threads(p["threads"] or None):
+        with torch.no_grad(), torch_threads(p["threads"] or None):
             for s in range(0, len(users), p["gen_batch"]):
                 us, its = [int(x) for x in users[s:s + p["gen_batch"]]], [int(x) for x in items[s:s + p["gen_batch"]]]
                 if self.continuous:
@@ -466,12 +467,6 @@ def best_of_last_stage(rows: list[dict[str, Any]]) -> float | None:
         return None
     vals = [r["valid_loss"] for r in rows if r["stage"] == rows[-1]["stage"] and r.get("valid_loss") is not None]
     return min(vals) if vals else None
-
-
-def trainer_threads(n: int | None) -> Any:
-    from .training import torch_threads
-
-    return torch_threads(n)
 
 
 class Pepler(PeplerCore):

@@ -38,6 +38,7 @@ from xrbench.protocols import Explainer, Explanation, Recommender
 from xrbench.view import TrainView
 
 from . import trainer
+from .training import torch_threads
 
 log = logging.getLogger("xrbench")
 
@@ -224,7 +225,7 @@ class PeterCore:
         self.src_len = 3 if self.use_feature else 2
         self.pad = self.vocab.index[PAD]
         threads = p["threads"] or None
-        with trainer_threads(threads):
+        with torch_threads(threads):
             torch.manual_seed(view.seed)
             self.model = build_model(view.n_users, view.n_items, len(self.vocab), self.src_len, mw, p).to(self.device)
             self._train(view, train, valid)
@@ -415,12 +416,6 @@ class PeterCore:
         return texts
 
 
-def trainer_threads(n: int | None) -> Any:
-    from .training import torch_threads
-
-    return torch_threads(n)
-
-
 class Peter(PeterCore, Explainer):
     """PETER (ACL'21), trained here: see the module's doc."""
 
@@ -454,9 +449,3 @@ class PeterRecommender(PeterCore, Recommender):
 
     def predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         return self.predict_ratings(users, items)
-
-    def scores(self, users: np.ndarray) -> np.ndarray:
-        n = self.view.n_items
-        uu = np.repeat(users, n)
-        ii = np.tile(np.arange(n), len(users))
-        return self.predict_ratings(uu, ii, batch=16384).reshape(len(users), n)

@@ -200,3 +200,24 @@ def assert_clean_error(proc: subprocess.CompletedProcess, *needles: str) -> str:
 def has_recbole() -> bool:
     import importlib.util
     return importlib.util.find_spec("recbole") is not None
+
+
+def write_tiny_llama(folder: Path, words: list[str], hidden: int = 16, intermediate: int = 32, layers: int = 1,
+                     max_positions: int = 1024) -> Path:
+    """A randomly initialised tiny Llama (seed 0) with a word-level tokenizer over ``words`` (specials <pad> 0,
+    <eos> 1, <unk> 2), saved as a local transformers folder: a backbone that loads and trains in seconds."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    vocab = {"<pad>": 0, "<eos>": 1, "<unk>": 2, **{w: i + 3 for i, w in enumerate(dict.fromkeys(words))}}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    hf = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>")
+    cfg = LlamaConfig(vocab_size=len(vocab), hidden_size=hidden, intermediate_size=intermediate,
+                      num_hidden_layers=layers, num_attention_heads=2, num_key_value_heads=1,
+                      max_position_embeddings=max_positions, pad_token_id=0, eos_token_id=1, bos_token_id=1)
+    torch.manual_seed(0)
+    LlamaForCausalLM(cfg).save_pretrained(folder)
+    hf.save_pretrained(folder)
+    return folder

@@ -6,32 +6,16 @@ import json
 
 import pytest
 
-from tests.conftest import assert_clean_error, cli
+from tests.conftest import assert_clean_error, cli, write_tiny_llama
 
 transformers = pytest.importorskip("transformers")
 
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    import torch
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
     words = ("the user liked these features items recommended item product explanation short explanations of why a "
              "may like sound price strings tuner cable pedal strap stand great good quality tone you it is").split()
-    vocab = {"<pad>": 0, "<eos>": 1, "<unk>": 2, **{w: i + 3 for i, w in enumerate(dict.fromkeys(words))}}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    hf = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>")
-    cfg = LlamaConfig(vocab_size=len(vocab), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                      num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=1024, pad_token_id=0,
-                      eos_token_id=1, bos_token_id=1)
-    torch.manual_seed(0)
-    model = LlamaForCausalLM(cfg)
-    d = tmp_path_factory.mktemp("tiny-llm")
-    model.save_pretrained(d)
-    hf.save_pretrained(d)
-    return d
+    return write_tiny_llama(tmp_path_factory.mktemp("tiny-llm"), words)
 
 
 def explanations(out):

@@ -20,7 +20,7 @@ import time
 import numpy as np
 import pytest
 
-from tests.conftest import cli
+from tests.conftest import cli, write_tiny_llama
 from tests.data.test_nlg4rs_dataset import write_nlg4rs
 
 TINY_PETER = ["--param", "d_model=32", "--param", "d_ff=64", "--param", "batch_size=32"]
@@ -188,27 +188,12 @@ def test_checkpoints_load_safely(tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_lm(tmp_path_factory):
-    import torch
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
     from xrbench.data import smoke
 
     ds = smoke.load()
     words = sorted({w for t in ds.interactions["text"] for w in str(t).lower().replace(".", " ").split()})
-    words += ["features", "explanation", ":"]
-    vocab = {"<pad>": 0, "<eos>": 1, "<unk>": 2, **{w: i + 3 for i, w in enumerate(dict.fromkeys(words))}}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    hf = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>")
-    cfg = LlamaConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=256, pad_token_id=0,
-                      eos_token_id=1, bos_token_id=1)
-    torch.manual_seed(0)
-    d = tmp_path_factory.mktemp("tiny-lm")
-    LlamaForCausalLM(cfg).save_pretrained(d)
-    hf.save_pretrained(d)
-    return d
+    return write_tiny_llama(tmp_path_factory.mktemp("tiny-lm"), words + ["features", "explanation", ":"], hidden=32,
+                            intermediate=64, layers=2, max_positions=256)
 
 
 def test_pepler_family_end_to_end(tmp_path, tiny_lm):
