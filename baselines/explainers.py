@@ -1,6 +1,7 @@
 """Non-neural explainers: a fixed template and lexical retrieval of a training sentence."""
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter
 from typing import Any, Sequence
@@ -95,6 +96,13 @@ class NeighbourTemplate(Explainer):
         return out
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _token_counts(text: str) -> Counter[str]:
+    """Token counts of a review (first-occurrence order); every seed's split reads the same reviews.
+    Callers must not modify it."""
+    return Counter(aspects.tokens(text))
+
+
 class Retrieval(Explainer):
     """The training sentence (a mined reference of the item's training reviews) closest to the user's
     own training reviews, by TF-IDF cosine. Items without a training sentence get the sentence
@@ -110,12 +118,13 @@ class Retrieval(Explainer):
         sents: list[str] = []
         item_of: list[int] = []
         user_of: list[int] = []
+        iidx, uidx = tr["iidx"].to_numpy(), tr["uidx"].to_numpy()
         for pos in range(len(tr)):
             tup = refs.by_train.get(pos)
             if tup is not None:
                 sents.append(tup.sentence)
-                item_of.append(int(tr["iidx"].iat[pos]))
-                user_of.append(int(tr["uidx"].iat[pos]))
+                item_of.append(int(iidx[pos]))
+                user_of.append(int(uidx[pos]))
         self.sentences = sents
         self.item_of = np.asarray(item_of)
         self.user_of = np.asarray(user_of)
@@ -125,18 +134,22 @@ class Retrieval(Explainer):
         n_docs = max(len(docs), 1)
         self.idf = {t: math.log((1 + n_docs) / (1 + c)) + 1 for t, c in df.items()}
         self.sent_vecs = [self._vec(d) for d in docs]
-        profiles: dict[int, list[str]] = {}
-        for u, t in zip(tr["uidx"].to_numpy(), tr["text"].tolist()):
+        profiles: dict[int, Counter[str]] = {}  # a user's token counts over all their training reviews, in
+        for u, t in zip(tr["uidx"].to_numpy(), tr["text"].tolist()):  # order of first occurrence
             if isinstance(t, str):
-                profiles.setdefault(int(u), []).extend(aspects.tokens(t))
-        self.profiles = {u: self._vec(toks) for u, toks in profiles.items()}
+                profiles.setdefault(int(u), Counter()).update(_token_counts(t))
+        self.profiles = {u: self._weights(tf) for u, tf in profiles.items()}
         self.by_item: dict[int, list[int]] = {}
         for k, i in enumerate(item_of):
             self.by_item.setdefault(i, []).append(k)
 
     def _vec(self, toks: list[str]) -> dict[str, float]:
-        tf = Counter(t for t in toks if t in self.idf)
-        v = {t: c * self.idf[t] for t, c in tf.items()}
+        return self._weights(Counter(toks))
+
+    def _weights(self, tf: Counter[str]) -> dict[str, float]:
+        """The unit-length TF-IDF vector of token counts (tokens without an IDF dropped, order kept)."""
+        idf = self.idf
+        v = {t: c * idf[t] for t, c in tf.items() if t in idf}
         norm = math.sqrt(sum(x * x for x in v.values())) or 1.0
         return {t: x / norm for t, x in v.items()}
 

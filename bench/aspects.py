@@ -81,15 +81,49 @@ def opinion_pairs(toks: list[str], lex: dict[str, float], window: int = 3) -> It
                     yield toks[k], t
 
 
+#: _candidate(token, opinion_lexicon()) memoised per token (the default lexicon's answer never changes)
+_IS_CANDIDATE: dict[str, bool] = {}
+
+#: An analysed review: per sentence holding at least one pair, (its tokens joined by single spaces, its
+#: (feature, opinion) pairs in :func:`opinion_pairs`' order); sentences without a pair are left out.
+Analysis = tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def analyse(text: str) -> Analysis:
+    """What :func:`mine_vocabulary`, :func:`extract` and :func:`feature_mentions` read of one review, computed
+    once per text (the splitting and tokenising dominate them): every seed's split mines the same reviews,
+    and the explainers count the training reviews' mentions again. Same pairs, same order as running
+    :func:`sentences`, :func:`tokens` and :func:`opinion_pairs` (``window`` 3, the default lexicon)."""
+    lex = opinion_lexicon()
+    memo = _IS_CANDIDATE
+    out = []
+    for s in sentences(text):
+        toks = tokens(s)
+        n = len(toks)
+        pairs = []
+        for j, t in enumerate(toks):
+            if t in lex:
+                for k in range(max(0, j - 3), min(n, j + 4)):
+                    if k != j:
+                        tk = toks[k]
+                        ok = memo.get(tk)
+                        if ok is None:
+                            ok = memo[tk] = _candidate(tk, lex)
+                        if ok:
+                            pairs.append((tk, t))
+        if pairs:
+            out.append((" ".join(toks), tuple(pairs)))
+    return tuple(out)
+
+
 def mine_vocabulary(texts: Iterable[str | None], min_df: int = 5, max_size: int = 200) -> list[str]:
     """Features: content words paired with an opinion word in at least ``min_df`` reviews."""
-    lex = opinion_lexicon()
     df: Counter[str] = Counter()
     for text in texts:
         if not isinstance(text, str):
             continue
-        seen = {f for s in sentences(text) for f, _ in opinion_pairs(tokens(s), lex)}
-        df.update(seen)
+        df.update({f for _, pairs in analyse(text) for f, _ in pairs})
     ranked = sorted((f for f, c in df.items() if c >= min_df), key=lambda f: (-df[f], f))
     return ranked[:max_size]
 
@@ -106,21 +140,17 @@ def extract(text: str | None, vocabulary: frozenset[str]) -> Tuple4 | None:
     """The review's first sentence carrying a (vocabulary feature, opinion) pair."""
     if not isinstance(text, str):
         return None
-    lex = opinion_lexicon()
-    for s in sentences(text):
-        toks = tokens(s)
-        for f, o in opinion_pairs(toks, lex):
+    for sentence, pairs in analyse(text):
+        for f, o in pairs:
             if f in vocabulary:
-                return Tuple4(f, o, " ".join(toks), 1 if lex[o] > 0 else -1)
+                return Tuple4(f, o, sentence, 1 if opinion_lexicon()[o] > 0 else -1)
     return None
 
 
 def feature_mentions(texts: Iterable[str | None], vocabulary: frozenset[str]) -> Counter[str]:
     """How often each vocabulary feature is mentioned next to an opinion word in ``texts``."""
-    lex = opinion_lexicon()
     c: Counter[str] = Counter()
     for text in texts:
         if isinstance(text, str):
-            for s in sentences(text):
-                c.update(f for f, _ in opinion_pairs(tokens(s), lex) if f in vocabulary)
+            c.update(f for _, pairs in analyse(text) for f, _ in pairs if f in vocabulary)
     return c

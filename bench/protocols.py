@@ -110,17 +110,39 @@ class Recommender(Method):
         """Top-``k`` item indices per user, best first (ties broken by item index). Seen items are
         excluded, so a user with fewer than ``k`` unseen items gets a shorter list."""
         out: list[np.ndarray] = []
-        for start in range(0, len(users), 256):
+        for start in range(0, len(users), 256):  # memory O(256 x items): never a users x items matrix
             block = users[start:start + 256]
             s = np.array(self.scores(block), dtype=np.float64)
             if exclude_seen:
                 for r, u in enumerate(block):
                     s[r, self.view.seen[u]] = -np.inf
-            top = np.argsort(-s, axis=1, kind="stable")[:, :k]  # stable: equal scores keep item order
-            for r in range(len(block)):
-                row = top[r]
+            for r, row in enumerate(top_k(s, k)):
                 out.append(row[np.isfinite(s[r, row])])
         return out
+
+
+def top_k(s: np.ndarray, k: int) -> list[np.ndarray]:
+    """Per row of ``s``, the column indices of its ``k`` largest values, largest first, equal values in
+    column order: exactly ``np.argsort(-s, axis=1, kind="stable")[:, :k]``, without sorting whole rows.
+
+    The k-th largest value of each row is found by a partial sort (``np.partition``, O(items)); only the
+    columns holding at least that value -- the top k and every value tied with the k-th -- are then sorted,
+    stably, in column order. A row whose k-th largest value is not a number (NaN: fewer than k comparable
+    values) is sorted whole, as before."""
+    n = s.shape[1]
+    if k >= n or n == 0:
+        return list(np.argsort(-s, axis=1, kind="stable")[:, :k])
+    neg = -s
+    kth = np.partition(neg, k - 1, axis=1)[:, k - 1]  # the k-th smallest of -s: minus the k-th largest of s
+    out = []
+    for r in range(len(s)):
+        row = neg[r]
+        if np.isnan(kth[r]):
+            out.append(np.argsort(row, kind="stable")[:k])
+            continue
+        cand = np.flatnonzero(row <= kth[r])  # ascending column order
+        out.append(cand[np.argsort(row[cand], kind="stable")[:k]])
+    return out
 
 
 @dataclass(frozen=True)

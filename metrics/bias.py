@@ -78,14 +78,22 @@ def poplift(out: RecOutputs) -> Units:
 
 def _gap(users: list[str], group_of: dict[str, str], a: str, b: str, stat, seed: int, label: str) -> MetricValue:
     """stat(positions into ``users``) of group a minus that of group b, with a stratified bootstrap over
-    each group's users."""
+    each group's users. ``stat`` maps a 2-D array of positions to one value per row (row sums and means
+    along the last axis are numpy's pairwise sums, the same bits as those of each row on its own)."""
     ia = np.array([k for k, u in enumerate(users) if group_of.get(u) == a])
     ib = np.array([k for k, u in enumerate(users) if group_of.get(u) == b])
     if not len(ia) or not len(ib):
         raise NotApplicable(f"no users in group {a!r} or {b!r}")
-    value = stat(ia) - stat(ib)
+    value = float(stat(ia[None, :])[0] - stat(ib[None, :])[0])
     rng = np.random.default_rng(seed)
-    boots = np.array([stat(rng.choice(ia, len(ia))) - stat(rng.choice(ib, len(ib))) for _ in range(N_BOOT)])
+    boots = np.empty(N_BOOT)
+    for start in range(0, N_BOOT, 100):  # draws in the order of one resample of a, then one of b, as before
+        n = min(100, N_BOOT - start)
+        ra, rb = np.empty((n, len(ia)), dtype=ia.dtype), np.empty((n, len(ib)), dtype=ib.dtype)
+        for j in range(n):
+            ra[j] = rng.choice(ia, len(ia))
+            rb[j] = rng.choice(ib, len(ib))
+        boots[start:start + n] = stat(ra) - stat(rb)
     lo, hi = np.percentile(boots, [2.5, 97.5])
     return MetricValue(float(value), (float(lo), float(hi)),
                        f"{label}: group a = {a} ({len(ia)} users), group b = {b} ({len(ib)} users); "
@@ -98,7 +106,7 @@ def _rmse_gap(out: RecOutputs, attr: str, a: str, b: str) -> MetricValue:
         raise NotApplicable(f"the dataset has no user attribute '{attr.removesuffix('_group')}'")
     per_user = per_user_errors(out, squared=True)  # rows [squared-error sum, count]: a group's RMSE pools them
     sse, cnt = per_user.values[:, 0], per_user.values[:, 1]
-    return _gap(list(per_user.ids), groups, a, b, lambda ix: float(np.sqrt(sse[ix].sum() / cnt[ix].sum())),
+    return _gap(list(per_user.ids), groups, a, b, lambda ix: np.sqrt(sse[ix].sum(axis=-1) / cnt[ix].sum(axis=-1)),
                 out.seed, f"rmse gap by {attr}")
 
 
@@ -122,4 +130,4 @@ def ndcg_gap_gender(out: RecOutputs) -> MetricValue:
         raise NotApplicable("the dataset has no user attribute 'gender'")
     ndcg = per_user_ndcg(out, out.k)
     v = np.array(list(ndcg.values()))
-    return _gap(list(ndcg), groups, "M", "F", lambda ix: float(v[ix].mean()), out.seed, "ndcg@10 gap by gender")
+    return _gap(list(ndcg), groups, "M", "F", lambda ix: v[ix].mean(axis=-1), out.seed, "ndcg@10 gap by gender")

@@ -169,3 +169,138 @@ def test_unit_files_load_back_the_same(tmp_path):
         data = (tmp_path / u).read_bytes()
         assert data[:2] == b"\x1f\x8b" and gzip.decompress(data)  # plain gzip, any reader takes it
     assert 1 <= COMPRESSLEVEL <= 9
+
+
+# --- the second round (issue 16, item 3): each faster path against the code it replaced -----------------------
+
+def test_top_k_equals_a_stable_full_sort_with_ties_and_non_finite_scores():
+    from xrbench.protocols import top_k
+
+    rng = np.random.default_rng(0)
+    for trial in range(2000):
+        rows, n, k = int(rng.integers(1, 5)), int(rng.integers(1, 30)), int(rng.integers(1, 35))
+        s = rng.integers(0, 4, size=(rows, n)).astype(float)  # many ties
+        if trial % 2:
+            s += rng.random((rows, n)) * 0.5
+        u = rng.random((rows, n))
+        s[u < 0.1] = -np.inf  # seen items
+        s[(u > 0.1) & (u < 0.14)] = np.nan
+        s[(u > 0.14) & (u < 0.16)] = np.inf
+        want = np.argsort(-s, axis=1, kind="stable")[:, :k]
+        got = top_k(s, k)
+        assert len(got) == rows
+        for r in range(rows):
+            assert np.array_equal(got[r], want[r]), (s[r], k)
+
+
+def test_resample_counts_equal_the_scatter_add_they_replaced():
+    from xrbench.metrics.uncertainty import resample_counts
+
+    for n, key in ((1, "a"), (7, "b"), (943, "ml-100k|x"), (1500, "c")):
+        seed = int.from_bytes(__import__("hashlib").sha256(key.encode()).digest()[:8], "little")
+        idx = np.random.default_rng(seed).integers(0, n, size=(200, n))
+        want = np.zeros((200, n))
+        np.add.at(want, (np.repeat(np.arange(200), n), idx.ravel()), 1.0)
+        got = resample_counts(n, key, 200)
+        assert np.array_equal(got, want) and got.dtype == np.float64
+        assert not got.flags.writeable  # shared between metrics of the same units: nobody may change it
+
+
+def test_gap_bootstrap_equals_the_per_resample_loop():
+    from xrbench.metrics import bias
+
+    rng = np.random.default_rng(3)
+    users = [f"u{k}" for k in range(301)]
+    group = {u: ("M" if rng.random() < 0.7 else "F") for u in users}
+    sse, cnt, v = rng.random(301) * 9, rng.integers(1, 30, 301).astype(float), rng.random(301)
+    for vec, one in ((lambda ix: np.sqrt(sse[ix].sum(axis=-1) / cnt[ix].sum(axis=-1)),
+                      lambda ix: float(np.sqrt(sse[ix].sum() / cnt[ix].sum()))),
+                     (lambda ix: v[ix].mean(axis=-1), lambda ix: float(v[ix].mean()))):
+        got = bias._gap(users, group, "M", "F", vec, 5, "t")
+        ia = np.array([k for k, u in enumerate(users) if group[u] == "M"])
+        ib = np.array([k for k, u in enumerate(users) if group[u] == "F"])
+        r = np.random.default_rng(5)
+        boots = np.array([one(r.choice(ia, len(ia))) - one(r.choice(ib, len(ib))) for _ in range(bias.N_BOOT)])
+        lo, hi = np.percentile(boots, [2.5, 97.5])
+        assert got.value == one(ia) - one(ib)
+        assert got.interval == (float(lo), float(hi))
+
+
+def test_review_analysis_gives_what_the_sentence_loops_gave():
+    """``aspects.analyse`` (computed once per review) against splitting, tokenising and pairing each time,
+    on the shipped review fixture (real Amazon-format text)."""
+    from collections import Counter
+
+    from xrbench import aspects
+    from pathlib import Path
+
+    import xrbench.data as data_pkg
+    from xrbench.data.io import iter_json_lines
+
+    path = Path(data_pkg.__file__).parent / "fixtures" / "smoke_reviews.json.gz"
+    texts = [obj.get("reviewText") for _, obj in iter_json_lines(path)] + [None, "", "Great tone!"]
+    assert sum(1 for t in texts if isinstance(t, str) and t) > 50
+    lex = aspects.opinion_lexicon()
+
+    def old_vocab(ts, min_df=2):
+        df: Counter = Counter()
+        for t in ts:
+            if isinstance(t, str):
+                df.update({f for s in aspects.sentences(t) for f, _ in aspects.opinion_pairs(aspects.tokens(s), lex)})
+        return sorted((f for f, c in df.items() if c >= min_df), key=lambda f: (-df[f], f))[:200]
+
+    def old_extract(t, vocab):
+        if not isinstance(t, str):
+            return None
+        for s in aspects.sentences(t):
+            toks = aspects.tokens(s)
+            for f, o in aspects.opinion_pairs(toks, lex):
+                if f in vocab:
+                    return aspects.Tuple4(f, o, " ".join(toks), 1 if lex[o] > 0 else -1)
+        return None
+
+    vocab = aspects.mine_vocabulary(texts, min_df=2)
+    assert vocab == old_vocab(texts) and len(vocab) > 5
+    vs = frozenset(vocab)
+    assert [aspects.extract(t, vs) for t in texts] == [old_extract(t, vs) for t in texts]
+    old_mentions: Counter = Counter()
+    for t in texts:
+        if isinstance(t, str):
+            for s in aspects.sentences(t):
+                old_mentions.update(f for f, _ in aspects.opinion_pairs(aspects.tokens(s), lex) if f in vs)
+    assert aspects.feature_mentions(texts, vs) == old_mentions
+
+
+def test_retrieval_profiles_equal_vectors_of_the_concatenated_tokens():
+    """The user profile from cached per-review token counts is the dict (same keys, same order, same bits)
+    the old code built from the concatenation of the user's review tokens."""
+    import math
+    from collections import Counter
+
+    from xrbench import aspects
+    from xrbench.baselines.explainers import Retrieval
+    from xrbench.data.catalog import load_dataset
+
+    from xrbench.references import references
+
+    ds = load_dataset("smoke-reviews")
+    split = make_split(ds, "random", 0)
+    view = TrainView.build(ds, split, 0, refs=references(ds, split))
+    m = Retrieval()
+    m.bind(view)
+    m.fit(view)
+
+    def old_vec(toks):
+        tf = Counter(t for t in toks if t in m.idf)
+        v = {t: c * m.idf[t] for t, c in tf.items()}
+        norm = math.sqrt(sum(x * x for x in v.values())) or 1.0
+        return {t: x / norm for t, x in v.items()}
+
+    concat: dict[int, list[str]] = {}
+    for u, t in zip(view.train["uidx"].to_numpy(), view.train["text"].tolist()):
+        if isinstance(t, str):
+            concat.setdefault(int(u), []).extend(aspects.tokens(t))
+    assert len(concat) > 10
+    for u, toks in concat.items():
+        want = old_vec(toks)
+        assert list(m.profiles[u].items()) == list(want.items())

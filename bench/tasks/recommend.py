@@ -27,13 +27,15 @@ class RecommendOptions(Options):
 
 def user_groups(users_table: Any, users: list[str]) -> dict[str, dict[str, Any]]:
     """Each user's gender and age group (<25 / >=25) where the dataset states them."""
+    gender = users_table["gender"].to_dict() if "gender" in users_table else {}
+    age = users_table["age"].to_dict() if "age" in users_table else {}
     out: dict[str, dict[str, Any]] = {}
     for u in users:
         g: dict[str, Any] = {}
-        if "gender" in users_table and u in users_table.index:
-            g["gender"] = str(users_table.at[u, "gender"])
-        if "age" in users_table and u in users_table.index:
-            g["age_group"] = "<25" if float(users_table.at[u, "age"]) < 25 else ">=25"
+        if u in gender:
+            g["gender"] = str(gender[u])
+        if u in age:
+            g["age_group"] = "<25" if float(age[u]) < 25 else ">=25"
         out[u] = g
     return out
 
