@@ -19,6 +19,7 @@ from xrbench.aspects import tokens as word_tokens
 from xrbench.baselines.explainers import item_reasons
 from xrbench.params import Param
 from xrbench.protocols import Explainer, Explanation
+from xrbench.quantize import WEIGHT_FORMATS
 from xrbench.view import TrainView
 
 PROMPT_VERSION = "v2"  # v2: few-shot examples are short sentences citing one of their item's features
@@ -45,13 +46,14 @@ class LLMExplainer(Explainer):
     # backbone: a packaged name (xrbench.backbones.PACKAGED), a transformers model id or a local folder
     param_rules = {"shots": Param(ge=0), "history": Param(ge=0), "n_features": Param(ge=0),
                    "example_words": Param(ge=1), "max_new_tokens": Param(ge=1), "batch_size": Param(ge=1),
-                   "gen_seed": Param(ge=0, le=2**32 - 1), "profile": Param(choices=("auto", True, False))}
+                   "gen_seed": Param(ge=0, le=2**32 - 1), "profile": Param(choices=("auto", True, False)),
+                   "weights": Param(choices=WEIGHT_FORMATS)}
 
     @classmethod
     def default_params(cls) -> dict[str, Any]:
         return {"backbone": "smollm2-135m", "shots": cls.shots_default, "history": 3, "n_features": 3,
                 "example_words": 25, "max_new_tokens": 32, "batch_size": 8, "do_sample": False, "gen_seed": 0,
-                "profile": "auto"}
+                "profile": "auto", "weights": "fp32"}
 
     def preflight(self) -> None:
         """Before any work: the backbone can be had (installed package, local folder, cache, or online)."""
@@ -107,7 +109,7 @@ class LLMExplainer(Explainer):
                 if uid in view.user_index:
                     self.profiles[view.user_index[uid]] = {"gender": "woman" if g == "F" else "man",
                                                            "age": "under 25" if float(a) < 25 else "25 or older"}
-        self.bb = generation.load(p["backbone"], view.device)
+        self.bb = generation.load(p["backbone"], view.device, p["weights"])
         self.cfg = generation.GenConfig(p["max_new_tokens"], p["batch_size"], p["do_sample"], seed=p["gen_seed"])
         self.last_stats: generation.GenStats | None = None
 
@@ -172,6 +174,7 @@ class LLMExplainer(Explainer):
     def run_info(self) -> dict[str, Any]:
         s = self.last_stats
         return {"backbone": self.bb.name, "model_key": self.bb.key, "chat_template": self.bb.chat,
+                "weights": self.bb.weights_info or {"format": self.bb.weights},
                 "states_profile": bool(self.profiles),
                 "prompt_version": PROMPT_VERSION, "generation": self.cfg.key(),
                 "generated": s.generated if s else 0, "cached": s.cached if s else 0,

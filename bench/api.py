@@ -21,7 +21,7 @@ from .errors import XRBenchError
 from .render import leaderboard as render_leaderboard
 from .records import RunRecord
 from .registry import load_plugin_file
-from .runner import Outcome, Runner
+from .runner import Executor, Outcome, Runner
 from .specs import DatasetSpec, MethodSpec, RunSpec, Suite, check_seeds, load_suite
 
 log = logging.getLogger("xrbench")
@@ -114,25 +114,31 @@ class Experiment:
 
 def run_specs(specs: list[RunSpec], *, out: str | Path = "results", device: str = "auto",
               data_path: Sequence[str] | None = None, overwrite: str = "never", strict: bool = False,
-              allow_download: bool = True, progress: bool = True) -> list[Outcome]:
+              allow_download: bool = True, progress: bool = True,
+              executor: Executor | None = None) -> list[Outcome]:
+    """Run ``specs`` into ``out``; ``executor`` (default sequential, in this process) may run them elsewhere,
+    e.g. ``xrbench.executors.RayExecutor()``."""
     if not specs:
         raise XRBenchError("nothing to run: no (dataset, method, seed) combination")
     single = specs[0].dataset.name if len({s.dataset.name for s in specs}) == 1 and strict else None
     paths = DataPaths.from_args(list(data_path or []), single_dataset=single, allow_download=allow_download)
-    return Runner(Path(out), device=device, paths=paths, overwrite=overwrite, strict=strict).run(specs, progress)
+    return Runner(Path(out), device=device, paths=paths, overwrite=overwrite, strict=strict,
+                  executor=executor).run(specs, progress)
 
 
 def run(suite: str | Path | Suite = "quick", *, out: str | Path = "results", seeds: Sequence[int] | None = None,
         device: str = "auto", data_path: Sequence[str] | None = None, overwrite: str = "never",
-        plugins: Sequence[str | Path] = (), progress: bool = True) -> list[RunRecord]:
-    """Run a suite (a built-in name, a YAML path or a :class:`Suite`); returns the records."""
+        plugins: Sequence[str | Path] = (), progress: bool = True,
+        executor: Executor | None = None) -> list[RunRecord]:
+    """Run a suite (a built-in name, a YAML path or a :class:`Suite`); returns the records. ``executor``: see
+    :func:`run_specs`."""
     for p in plugins:
         load_plugin_file(p)
     s = suite if isinstance(suite, Suite) else load_suite(str(suite))
     if seeds is not None:
         s = s.with_seeds(check_seeds(_as_list(seeds), "seeds"))
     outcomes = run_specs(s.runs(), out=out, device=device, data_path=data_path, overwrite=overwrite,
-                         progress=progress)
+                         progress=progress, executor=executor)
     return [o.record for o in outcomes if o.record is not None]
 
 

@@ -132,9 +132,11 @@ class Backbone:
     tokenizer: Any
     device: str
     chat: bool  # has a chat template (instruction-tuned)
+    weights: str = "fp32"  # the linear layers' format (xrbench.quantize): part of ``key`` unless fp32
+    weights_info: dict[str, Any] | None = None  # xrbench.quantize.describe(): format, bytes, group size
 
 
-_LOADED: dict[tuple[str, str], Backbone] = {}
+_LOADED: dict[tuple[str, str, str], Backbone] = {}
 
 
 def release() -> None:
@@ -173,11 +175,16 @@ def _save_dequantised(model: Any, tok: Any, folder: Path) -> None:
     tmp.rename(folder)
 
 
-def load(name: str, device: str = "cpu") -> Backbone:
+def load(name: str, device: str = "cpu", weights: str = "fp32") -> Backbone:
     """The backbone, loaded once; loading another releases the ones loaded before (one model in memory at a
-    time, so a run's memory is its own model's, not every model the suite used so far)."""
-    if (name, device) in _LOADED:
-        return _LOADED[(name, device)]
+    time, so a run's memory is its own model's, not every model the suite used so far). ``weights``: int8 or
+    int4 replace the linear layers by weight-only quantised ones (CPU; :mod:`xrbench.quantize`), and the
+    backbone's key (hence the generation cache) names the format."""
+    from .quantize import check_format, quantize_linears
+
+    check_format(weights, device)
+    if (name, device, weights) in _LOADED:
+        return _LOADED[(name, device, weights)]
     release()
     try:
         import torch
@@ -203,11 +210,15 @@ def load(name: str, device: str = "cpu") -> Backbone:
         raise XRBenchError(f"backbone '{name}' could not be loaded ({exc}). Offline, use a packaged backbone "
                            "(smollm2-135m) or a local folder") from None
     model.to(device).eval()
+    info = quantize_linears(model, weights)
+    if weights != "fp32":
+        key = f"{key}+{weights}"
+        log.info("%s: linear layers quantised to %s (%.0f MB held)", name, weights, info["bytes"] / 2**20)
     tok.padding_side = "left"
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
-    bb = Backbone(name, key, model, tok, device, bool(getattr(tok, "chat_template", None)))
-    _LOADED[(name, device)] = bb
+    bb = Backbone(name, key, model, tok, device, bool(getattr(tok, "chat_template", None)), weights, info)
+    _LOADED[(name, device, weights)] = bb
     return bb
 
 

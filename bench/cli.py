@@ -127,6 +127,19 @@ def _default_seeds(options: dict[str, Any]) -> tuple[int, ...]:
     return (0,)
 
 
+def _executor(a: argparse.Namespace) -> Any:
+    """--executor ray: a :class:`~xrbench.executors.RayExecutor` (Ray imported only then); sequential: None."""
+    if a.executor != "ray":
+        for flag, value in (("--ray-address", a.ray_address), ("--ray-cpus", a.ray_cpus),
+                            ("--ray-retries", a.ray_retries)):
+            if value is not None:
+                raise XRBenchError(f"{flag} applies to --executor ray; add it, or leave {flag} out")
+        return None
+    from .executors import MAX_RETRIES, RayExecutor
+    return RayExecutor(address=a.ray_address, num_cpus=a.ray_cpus,
+                       max_retries=MAX_RETRIES if a.ray_retries is None else a.ray_retries)
+
+
 def cmd_run(a: argparse.Namespace) -> int:
     from .api import run_specs
     from .registry import load_plugin_file
@@ -171,8 +184,14 @@ def cmd_run(a: argparse.Namespace) -> int:
     if a.quiet:  # no generation progress bars either
         from . import generation
         generation.SHOW_PROGRESS = False
-    outcomes = run_specs(specs, out=out, device=a.device, data_path=a.data_path, overwrite=a.overwrite,
-                         strict=strict, allow_download=not a.no_download, progress=not a.quiet)
+    executor = _executor(a)
+    try:
+        outcomes = run_specs(specs, out=out, device=a.device, data_path=a.data_path, overwrite=a.overwrite,
+                             strict=strict, allow_download=not a.no_download, progress=not a.quiet,
+                             executor=executor)
+    finally:
+        if executor is not None:
+            executor.close()  # a local Ray started for this run stops with it
     ran = sum(o.action == "ran" for o in outcomes)
     reused = sum(o.action == "reused" for o in outcomes)
     skipped = sum(o.action == "skipped" for o in outcomes)
@@ -356,6 +375,14 @@ def _add_run(sub: Any) -> None:
     r.add_argument("--data-path", action="append", metavar="[NAME=]PATH",
                    help="a dataset file/folder, or a data root like shared/data (repeatable)")
     r.add_argument("--overwrite", default="never", choices=["never", "always", "failed"])
+    r.add_argument("--executor", default="sequential", choices=["sequential", "ray"],
+                   help="sequential (default): one run after another here; ray: each (dataset, method, seed) a Ray "
+                        "task (pip install 'xrbench[ray]'), records written by the workers into --out")
+    r.add_argument("--ray-address", metavar="ADDR", help="--executor ray: the cluster to use (HOST:PORT printed by "
+                   "`ray start --head`, or auto); without it a local Ray starts and stops with the run")
+    r.add_argument("--ray-cpus", type=int, metavar="N", help="--executor ray: CPUs of the local Ray (default: all)")
+    r.add_argument("--ray-retries", type=int, metavar="N", help="--executor ray: times a run whose worker died "
+                   "(killed, out of memory, node lost) is tried again (default 3)")
     r.add_argument("--plugin", action="append", metavar="FILE.py", help="import a local plugin file")
     r.add_argument("--no-download", action="store_true", help="never download datasets")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no leaderboard on stdout")

@@ -37,7 +37,11 @@ R = TypeVar("R")
 
 
 class Executor(Protocol):
-    """The seam for running units of work: sequential now, a process pool or cluster later."""
+    """The seam for running units of work. :class:`SequentialExecutor` maps the runner's closure in this
+    process. An executor that runs specs in other processes or on other machines cannot take a closure: it
+    also has ``run_specs(runner, specs, done)``, which rebuilds a runner from this one's settings where each
+    spec runs, calls ``done(spec)`` as each finishes and returns the outcomes in the specs' order
+    (``xrbench.executors.RayExecutor``)."""
 
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]: ...
 
@@ -138,6 +142,7 @@ class Runner:
         if overwrite not in OVERWRITE:
             raise XRBenchError(f"--overwrite must be one of {', '.join(OVERWRITE)}, not '{overwrite}'")
         self.out = Path(out)
+        self.device_requested = device  # as asked ("auto"): an executor elsewhere resolves it where it runs
         self.device = provenance.resolve_device(device)
         self.paths = paths or DataPaths.from_args(None)
         self.overwrite = overwrite
@@ -157,17 +162,29 @@ class Runner:
         def one(spec: RunSpec) -> Outcome:
             bar.set_postfix_str(f"{spec.dataset.label} {spec.method.label} seed {spec.seed}")
             try:
-                return self.run_one(spec)
-            except OSError as exc:  # a read-only or full --out, a folder where record.json belongs, ...
-                where = exc.filename or spec.folder(self.out)
-                raise XRBenchError(f"{where}: cannot write the run's results ({exc.strerror or exc}); make --out a "
-                                   "writable folder with free space") from None
+                return self.run_checked(spec)
             finally:
                 bar.update(1)
+
+        def done(spec: RunSpec) -> None:  # a spec finished elsewhere (another process or machine)
+            bar.set_postfix_str(f"{spec.dataset.label} {spec.method.label} seed {spec.seed}")
+            bar.update(1)
         try:
+            remote = getattr(self.executor, "run_specs", None)
+            if remote is not None:
+                return list(remote(self, specs, done))
             return list(self.executor.map(one, specs))
         finally:
             bar.close()
+
+    def run_checked(self, spec: RunSpec) -> Outcome:
+        """:meth:`run_one`, with a failure to write ``--out`` turned into one clear error."""
+        try:
+            return self.run_one(spec)
+        except OSError as exc:  # a read-only or full --out, a folder where record.json belongs, ...
+            where = exc.filename or spec.folder(self.out)
+            raise XRBenchError(f"{where}: cannot write the run's results ({exc.strerror or exc}); make --out a "
+                               "writable folder with free space") from None
 
     def _reusable(self, existing: RunRecord | None) -> RunRecord | None:
         """The record already there, if ``--overwrite`` allows keeping it (None: run)."""

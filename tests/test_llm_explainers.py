@@ -91,7 +91,7 @@ def test_loading_another_backbone_releases_the_first(tiny_model, tmp_path, monke
     first = generation.load(str(tiny_model))
     assert generation.load(str(tiny_model)) is first  # loaded once
     generation.load(str(other))
-    assert list(backbones._LOADED) == [(str(other), "cpu")]
+    assert list(backbones._LOADED) == [(str(other), "cpu", "fp32")]
 
 
 def test_unknown_backbone_is_a_clear_error(tmp_path, amazon2014):
