@@ -128,7 +128,17 @@ def _default_seeds(options: dict[str, Any]) -> tuple[int, ...]:
 
 
 def _executor(a: argparse.Namespace) -> Any:
-    """--executor ray: a :class:`~xrbench.executors.RayExecutor` (Ray imported only then); sequential: None."""
+    """--executor ray: a :class:`~xrbench.executors.RayExecutor` (Ray imported only then); process: a
+    :class:`~xrbench.executors.ProcessExecutor`; sequential: None."""
+    if a.jobs is not None and a.executor != "process":
+        raise XRBenchError("--jobs applies to --executor process; add it, or leave --jobs out")
+    if a.executor == "process":
+        from .executors import ProcessExecutor
+        for flag, value in (("--ray-address", a.ray_address), ("--ray-cpus", a.ray_cpus),
+                            ("--ray-retries", a.ray_retries)):
+            if value is not None:
+                raise XRBenchError(f"{flag} applies to --executor ray, not process")
+        return ProcessExecutor(a.jobs)
     if a.executor != "ray":
         for flag, value in (("--ray-address", a.ray_address), ("--ray-cpus", a.ray_cpus),
                             ("--ray-retries", a.ray_retries)):
@@ -375,9 +385,11 @@ def _add_run(sub: Any) -> None:
     r.add_argument("--data-path", action="append", metavar="[NAME=]PATH",
                    help="a dataset file/folder, or a data root like shared/data (repeatable)")
     r.add_argument("--overwrite", default="never", choices=["never", "always", "failed"])
-    r.add_argument("--executor", default="sequential", choices=["sequential", "ray"],
-                   help="sequential (default): one run after another here; ray: each (dataset, method, seed) a Ray "
-                        "task (pip install 'xrbench[ray]'), records written by the workers into --out")
+    r.add_argument("--executor", default="sequential", choices=["sequential", "process", "ray"],
+                   help="sequential (default): one run after another here; process: --jobs runs at a time in worker "
+                        "processes on this machine; ray: each (dataset, method, seed) a Ray task (pip install "
+                        "'xrbench[ray]'); records written by the workers into --out, identical in all three")
+    r.add_argument("--jobs", type=int, metavar="N", help="--executor process: runs at a time (default: the CPU count)")
     r.add_argument("--ray-address", metavar="ADDR", help="--executor ray: the cluster to use (HOST:PORT printed by "
                    "`ray start --head`, or auto); without it a local Ray starts and stops with the run")
     r.add_argument("--ray-cpus", type=int, metavar="N", help="--executor ray: CPUs of the local Ray (default: all)")

@@ -322,3 +322,61 @@ class RayExecutor:
                                f"{self.max_retries + 1} time(s) ({type(exc).__name__}); the records finished so far "
                                "are kept: rerun the same command to resume (with more memory per task, if it ran "
                                "out)") from None
+
+
+class ProcessExecutor:
+    """``xrbench run --executor process [--jobs N]``: the runs on this machine, ``jobs`` at a time, each in
+    a worker process (forked from the driver where the platform allows, so what the driver imported and
+    loaded is shared; a fresh interpreter on CUDA, which cannot be forked). Each run is the task a Ray worker
+    runs (:func:`run_in_worker`): the same records bit for bit as the sequential executor (thread settings
+    are the process's, as in a sequential run; records are written by the workers with the runner's atomic
+    writes). A worker that dies stops the run with one error; what finished is kept and the same command
+    resumes. Runs of one (dataset, split, seed) landing in different workers fit their shared reference
+    models once per worker."""
+
+    def __init__(self, jobs: int | None = None) -> None:
+        if jobs is not None and jobs < 1:
+            raise XRBenchError(f"--jobs must be at least 1, not {jobs}")
+        self.jobs = jobs or os.cpu_count() or 1
+
+    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:  # closures: run here
+        for item in items:
+            yield fn(item)
+
+    def close(self) -> None:
+        pass
+
+    def run_specs(self, runner: Runner, specs: list[RunSpec], done: Callable[[RunSpec], None]) -> list[Outcome]:
+        import multiprocessing
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+        from concurrent.futures.process import BrokenProcessPool
+
+        if not specs:
+            return []
+        method = "fork" if runner.device == "cpu" and "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        settings = RunSettings.of(runner, runner.device)
+        results: list[Outcome | None] = [None] * len(specs)
+        pool = ProcessPoolExecutor(min(self.jobs, len(specs)), mp_context=multiprocessing.get_context(method))
+        try:
+            index = {pool.submit(run_in_worker, spec, settings): k for k, spec in enumerate(specs)}
+            pending = set(index)
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in sorted(finished, key=index.__getitem__):
+                    spec = specs[index[fut]]
+                    try:
+                        value = fut.result()
+                    except BrokenProcessPool:
+                        raise XRBenchError(f"run {spec.dataset.label} {spec.method.label} seed {spec.seed}: a worker "
+                                           "process died (killed, or out of memory); the records finished so far are "
+                                           "kept: rerun the same command to resume (with fewer --jobs if memory ran "
+                                           "out)") from None
+                    if isinstance(value, XRBenchError):
+                        raise value
+                    results[index[fut]] = value
+                    done(spec)
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+        return [r for r in results if r is not None]

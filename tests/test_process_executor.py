@@ -1,0 +1,65 @@
+"""The local process executor (``xrbench run --executor process --jobs N``): the same records as the sequential
+executor on real data, a dead worker is one clear error that keeps what finished, and its flags are checked."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import assert_clean_error, cli, has_recbole
+from xrbench.compare import is_cost
+from xrbench.records import RECORD_FILE
+
+pytestmark = pytest.mark.skipif(not has_recbole(), reason="ML-100K comes from the RecBole wheel")
+
+RUN = ["run", "--dataset", "ml-100k", "--recommender", "bias", "most-pop", "item-knn", "--seeds", "0", "1", "-q"]
+
+
+def _results(out: Path) -> dict[str, dict]:
+    def keep(d):
+        return {k: v for k, v in (d or {}).items() if not is_cost(k)}
+    recs = {str(p.relative_to(out)): json.loads(p.read_text(encoding="utf-8")) for p in out.rglob(RECORD_FILE)}
+    return {k: {"status": r["status"], "metrics": keep(r["metrics"]), "intervals": keep(r.get("intervals")),
+                "bootstrap": r.get("bootstrap"), "units": r.get("units")} for k, r in recs.items()}
+
+
+def test_process_and_sequential_executors_give_identical_records(tmp_path):
+    seq = cli(*RUN, "--out", str(tmp_path / "seq"))
+    assert seq.returncode == 0, seq.stderr
+    par = cli(*RUN, "--out", str(tmp_path / "par"), "--executor", "process", "--jobs", "2")
+    assert par.returncode == 0, par.stderr
+    a, b = _results(tmp_path / "seq"), _results(tmp_path / "par")
+    assert len(a) == 6 and all(r["status"] == "ok" for r in a.values())
+    assert a == b
+    assert (tmp_path / "par" / "leaderboard.md").is_file()
+    again = cli(*RUN, "--out", str(tmp_path / "par"), "--executor", "process", "--jobs", "2")
+    assert again.returncode == 0 and "6 reused" in again.stderr, again.stderr
+
+
+def test_a_dead_worker_is_one_clear_error_and_finished_records_are_kept(tmp_path):
+    plugin = tmp_path / "dies.py"
+    plugin.write_text(
+        "import os\n"
+        "import numpy as np\n"
+        "from xrbench import register\n"
+        "from xrbench.baselines.recommenders import Bias\n"
+        "@register('recommender', 'dies')\n"
+        "class Dies(Bias):\n"
+        "    def fit(self, view):\n"
+        "        os._exit(3)\n", encoding="utf-8")
+    p = cli("run", "--dataset", "ml-100k", "--recommender", "bias", "dies", "--seeds", "0", "--plugin", str(plugin),
+            "--out", str(tmp_path / "o"), "-q", "--executor", "process", "--jobs", "1")
+    assert_clean_error(p, "worker process died", "rerun the same command")
+    done = list((tmp_path / "o").rglob(RECORD_FILE))
+    assert [r.parent.parent.name for r in done] == ["bias"]  # the run before it finished and is kept
+    assert not list((tmp_path / "o").rglob(".*.tmp"))
+
+
+def test_process_flags_are_checked(tmp_path):
+    p = cli(*RUN, "--out", str(tmp_path / "o"), "--jobs", "2")
+    assert_clean_error(p, "--jobs applies to --executor process")
+    p = cli(*RUN, "--out", str(tmp_path / "o"), "--executor", "process", "--jobs", "0")
+    assert_clean_error(p, "--jobs must be at least 1")
+    p = cli(*RUN, "--out", str(tmp_path / "o"), "--executor", "process", "--ray-cpus", "2")
+    assert_clean_error(p, "--ray-cpus applies to --executor ray")
