@@ -13,7 +13,10 @@ _TASKS = {
 # what each dataset can offer (a method needing anything else is refused before loading or generating it)
 _ML, _TEXT = ("ratings", "item_attributes", "item_titles", "user_attributes"), ("ratings", "text")
 _ML_NO_USERS = ("ratings", "item_attributes", "item_titles")  # MovieLens 10M and later: no demographics
-_CAPABILITIES = {"ml-100k": _ML, "amazon-2014-5core": _TEXT, "amazon-2018-5core": _TEXT, "amazon-2023": _TEXT,
+# what a dataset may have (a method needing anything else is refused before loading); amazon-2023 has item
+# titles and attributes when its meta_<category>.jsonl(.gz) lies beside the reviews (checked after loading)
+_CAPABILITIES = {"ml-100k": _ML, "amazon-2014-5core": _TEXT, "amazon-2018-5core": _TEXT,
+                 "amazon-2023": _TEXT + ("item_attributes", "item_titles"),
                  "nlg4rs": _TEXT, "ml100k-semisynth": ("treatment",), "smoke-reviews": _TEXT,
                  "ml-1m": _ML, "ml-10m": _ML_NO_USERS, "ml-20m": _ML_NO_USERS, "ml-25m": _ML_NO_USERS,
                  "ml-32m": _ML_NO_USERS}

@@ -2,22 +2,48 @@
 
 One parser for all three; each release only differs in field names. Duplicate (user, item) rows
 (the 2018 dumps have many) keep the latest review and are counted; a missing or empty review text
-stays missing and is counted.
+stays missing and is counted. ``--dataset-param category=NAME`` picks the category's file.
+
+Amazon 2023: when ``meta_<NAME>.jsonl(.gz)`` lies beside the reviews (``<NAME>`` the reviews file's name
+without ``.jsonl(.gz)``, else the category), the reviewed items' metadata become the item table: ``title``,
+``attributes`` (the ``categories`` path), ``features`` (the bullet points) and ``store``; ``average_rating``
+and ``rating_number`` are left out (they count the test reviews too). Only the meta lines of reviewed items
+are checked (a bad one names its file, line and field); the first line of an item wins.
+
+The first load of a file parses it; the tables are then kept in the Arrow cache (:mod:`.arrow_cache`),
+keyed by the file's sha256, and later loads map them.
 """
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import pandas as pd
 
 from ..errors import DataError, DatasetUnavailable, XRBenchError
+from ..params import Param, check_values
+from . import arrow_cache
 from .cards import load_card
 from .io import (cache_dir, check_timestamp, download, iter_json_lines, missing_reason, reading, sha256_file,
                  show_number)
 from .schema import MIN_INTERACTIONS, Dataset, finalize, require_interactions
+
+#: bump when the tables a file parses into change (the Arrow cache is keyed by it)
+PARSER_VERSION = 1
+#: a category names a file and a URL: letters, digits, '_', '-', '&' only
+_CATEGORY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_&-]{0,99}$")
+#: Amazon Reviews 2023's categories (its all_categories.txt: 33 categories and "Unknown")
+CATEGORIES_2023 = (
+    "All_Beauty", "Amazon_Fashion", "Appliances", "Arts_Crafts_and_Sewing", "Automotive", "Baby_Products",
+    "Beauty_and_Personal_Care", "Books", "CDs_and_Vinyl", "Cell_Phones_and_Accessories", "Clothing_Shoes_and_Jewelry",
+    "Digital_Music", "Electronics", "Gift_Cards", "Grocery_and_Gourmet_Food", "Handmade_Products",
+    "Health_and_Household", "Health_and_Personal_Care", "Home_and_Kitchen", "Industrial_and_Scientific",
+    "Kindle_Store", "Magazine_Subscriptions", "Movies_and_TV", "Musical_Instruments", "Office_Products",
+    "Patio_Lawn_and_Garden", "Pet_Supplies", "Software", "Sports_and_Outdoors", "Subscription_Boxes",
+    "Tools_and_Home_Improvement", "Toys_and_Games", "Video_Games", "Unknown")
 
 
 @dataclass(frozen=True)
@@ -33,6 +59,8 @@ class Release:
     filename: str  # with {category}
     url: str
     sha256: dict[str, str]
+    categories: tuple[str, ...] = ()  # the release's categories, when known: another one is never downloaded
+    meta_url: str = ""  # the item metadata file (with {category}); empty: no metadata read
 
 
 RELEASES = {
@@ -48,7 +76,9 @@ RELEASES = {
     "amazon-2023": Release(
         "amazon-2023", "user_id", ("parent_asin", "asin"), "rating", "text", "title", "timestamp", 1000.0,
         "{category}.jsonl.gz",
-        "https://datarepo.eng.ucsd.edu/mcauley_group/data/amazon_2023/raw/review_categories/{category}.jsonl.gz", {}),
+        "https://datarepo.eng.ucsd.edu/mcauley_group/data/amazon_2023/raw/review_categories/{category}.jsonl.gz", {},
+        CATEGORIES_2023,
+        "https://datarepo.eng.ucsd.edu/mcauley_group/data/amazon_2023/raw/meta_categories/meta_{category}.jsonl.gz"),
 }
 
 
@@ -62,7 +92,24 @@ def _candidates(root: Path, filename: str) -> list[Path]:
     return out
 
 
+def check_category(release: Release, category: Any) -> str:
+    """A category name that can name a file and a URL (letters, digits, '_', '-', '&')."""
+    if not isinstance(category, str) or not _CATEGORY.match(category):
+        known = f" (e.g. {', '.join(release.categories[:3])}, ...)" if release.categories else \
+            " (e.g. Musical_Instruments)"
+        raise XRBenchError(f"dataset '{release.name}': param 'category' must be a category name of letters, digits, "
+                           f"'_', '-' or '&'{known}, got {str(category)[:60]!r}")
+    return category
+
+
+def _unknown_category(release: Release, category: str) -> XRBenchError:
+    return XRBenchError(f"dataset '{release.name}': unknown category '{category}' (it is not one of the release's "
+                        f"{len(release.categories)} categories: {', '.join(release.categories)}); fix "
+                        "--dataset-param category=..., or pass the file with --data-path")
+
+
 def find_file(release: Release, category: str, path: Path | None, root: Path | None, allow_download: bool) -> Path:
+    category = check_category(release, category)
     filename = release.filename.format(category=category)
     how = (f"Pass --data-path with the file {filename} (or a folder holding amazon/{filename}), "
            "or set XRBENCH_DATA to such a folder.")
@@ -85,6 +132,8 @@ def find_file(release: Release, category: str, path: Path | None, root: Path | N
     cached = cache_dir() / "downloads" / filename
     if cached.is_file():
         return cached
+    if release.categories and category not in release.categories:
+        raise _unknown_category(release, category)
     if not allow_download:
         raise DatasetUnavailable(f"{release.name} ({category}) not found locally. {how}")
     try:
@@ -175,31 +224,152 @@ def parse(path: Path, release: Release) -> tuple[pd.DataFrame, dict[str, int]]:
     return df, stats
 
 
+# -- Amazon 2023 item metadata ------------------------------------------------------------------------------
+#: longest title, feature line, category or store name kept from a meta line (longer ones are cut)
+MAX_META_CHARS = 2000
+
+
+def find_meta(reviews: Path, category: str) -> Path | None:
+    """``meta_<name>.jsonl(.gz)`` beside the reviews file: ``<name>`` the file's own name without
+    ``.jsonl(.gz)``/``.json(.gz)``, then the category."""
+    stem = reviews.name
+    for ext in (".gz", ".jsonl", ".json"):
+        if stem.endswith(ext):
+            stem = stem[: -len(ext)]
+    for name in dict.fromkeys((stem, category)):
+        for suffix in (".jsonl.gz", ".jsonl"):
+            c = reviews.parent / f"meta_{name}{suffix}"
+            if c.is_file():
+                return c
+    return None
+
+
+def _meta_text(value: Any, path: Path, line: int, field: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise DataError(f"{field} must be text or null, not {_show(value)} (this loader reads the amazon-2023 item "
+                        "metadata format)", path=path, line=line, field=field)
+    value = value.strip()
+    return value[:MAX_META_CHARS] if value else None
+
+
+def _meta_list(value: Any, path: Path, line: int, field: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+        raise DataError(f"{field} must be a list of text, not {_show(value)} (this loader reads the amazon-2023 item "
+                        "metadata format)", path=path, line=line, field=field)
+    return list(dict.fromkeys(x.strip()[:MAX_META_CHARS] for x in value if x.strip()))
+
+
+def parse_meta(path: Path, items: Iterable[str]) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The item table of the reviewed ``items`` from an Amazon 2023 meta file (indexed by item, sorted):
+    ``title`` (the item id when the line has none), ``attributes`` (categories), ``features``, ``store``."""
+    wanted = set(items)
+    rows: dict[str, tuple[str | None, list[str], list[str], str | None]] = {}
+    duplicates = 0
+    for lineno, obj in iter_json_lines(path):
+        item = obj.get("parent_asin")
+        if not isinstance(item, str) or not item.strip():
+            if "parent_asin" not in obj:
+                raise DataError("missing item id (this loader reads the amazon-2023 item metadata format)", path=path,
+                                line=lineno, field="parent_asin")
+            raise DataError(f"item id must be a non-empty string, not {_show(item)}", path=path, line=lineno,
+                            field="parent_asin")
+        if item not in wanted:
+            continue
+        if item in rows:
+            duplicates += 1
+            continue
+        rows[item] = (_meta_text(obj.get("title"), path, lineno, "title"),
+                      _meta_list(obj.get("categories"), path, lineno, "categories"),
+                      _meta_list(obj.get("features"), path, lineno, "features"),
+                      _meta_text(obj.get("store"), path, lineno, "store"))
+    ids = sorted(rows)
+    titles = [rows[i][0] for i in ids]
+    table = pd.DataFrame({
+        "title": pd.Series([t if t is not None else i for i, t in zip(ids, titles)], dtype=str),
+        "attributes": pd.Series([rows[i][1] for i in ids], dtype=object),
+        "features": pd.Series([rows[i][2] for i in ids], dtype=object),
+        "store": pd.Series([rows[i][3] for i in ids], dtype=object),
+    })
+    table.index = pd.Index(ids, dtype=str, name="item")
+    stats = {"meta_items": len(ids), "meta_missing_title": sum(t is None for t in titles),
+             "meta_duplicates": duplicates}
+    return table, stats
+
+
 def load(name: str, path: Path | None = None, root: Path | None = None, category: str = "Musical_Instruments",
-         allow_download: bool = True, min_interactions: int = 0) -> Dataset:
+         allow_download: bool = True, min_interactions: int = 0, meta: bool = True) -> Dataset:
     """Read one release's file. ``min_interactions``: refuse a file with fewer (distinct) interactions;
-    the registered datasets (:func:`load_2014` ...) ask for enough to make a train/validation/test split."""
+    the registered datasets (:func:`load_2014` ...) ask for enough to make a train/validation/test split.
+    ``meta``: read the item metadata file beside the reviews when there is one (Amazon 2023)."""
     release = RELEASES[name]
     f = find_file(release, category, path, root, allow_download)
-    inter, stats = parse(f, release)
-    require_interactions(len(inter), min_interactions, path=f, dropped=stats["duplicates_dropped"])
-    card = load_card(name)
     with reading(f):
         file_hash = sha256_file(f)
-    return finalize(name, inter, None, None, rating_min=1.0, rating_max=5.0, source=str(f),
-                    file_hash=file_hash, card=card, stats=stats)
+    meta_file = find_meta(f, category) if meta and release.meta_url else None
+    inputs = arrow_cache.hash_inputs({"meta": meta_file}) if meta_file is not None else {}
+
+    def build() -> arrow_cache.Parsed:
+        inter, stats = parse(f, release)
+        require_interactions(len(inter), min_interactions, path=f, dropped=stats["duplicates_dropped"])
+        items = None
+        if meta_file is not None:
+            items, meta_stats = parse_meta(meta_file, inter["item"].unique())
+            stats.update(meta_stats)
+        ds = finalize(name, inter, items, None, rating_min=1.0, rating_max=5.0, source=str(f), file_hash=file_hash,
+                      card={}, stats=stats)
+        return arrow_cache.Parsed({"interactions": ds.interactions, "items": ds.items, "users": ds.users}, stats)
+
+    key = None if inputs is None else arrow_cache.Key(name, PARSER_VERSION, file_hash, __name__, inputs)
+    parsed = arrow_cache.load(key, build, what=f)
+    inter, stats = parsed.tables["interactions"], parsed.stats
+    require_interactions(len(inter), min_interactions, path=f, dropped=stats["duplicates_dropped"])
+    card = load_card(name)
+    if meta_file is not None:
+        card = {**card, "item_metadata": str(meta_file)}
+    return Dataset(name=name, interactions=inter, items=parsed.tables["items"], users=parsed.tables["users"],
+                   rating_min=1.0, rating_max=5.0, source=str(f), file_hash=file_hash, card=card, stats=stats)
 
 
-def load_2014(**kw: object) -> Dataset:
-    kw.setdefault("min_interactions", MIN_INTERACTIONS)
-    return load("amazon-2014-5core", **kw)  # type: ignore[arg-type]
+def _checker(name: str) -> Any:
+    release = RELEASES[name]
+
+    def check_params(**params: Any) -> dict[str, Any]:
+        """The dataset params, checked before anything is read: category a category name (for Amazon 2023 one
+        of the release's, unless its file is given), min_interactions an integer >= 1, meta true or false."""
+        specs = {"category": Param(str), "min_interactions": Param(int, ge=1)}
+        if release.meta_url:
+            specs["meta"] = Param(bool)
+        out = check_values(params, specs, f"dataset '{name}'", "param",
+                           {"category": "Musical_Instruments", "min_interactions": MIN_INTERACTIONS, "meta": True})
+        if "category" in out:
+            check_category(release, out["category"])
+        return out
+    return check_params
 
 
-def load_2018(**kw: object) -> Dataset:
-    kw.setdefault("min_interactions", MIN_INTERACTIONS)
-    return load("amazon-2018-5core", **kw)  # type: ignore[arg-type]
+def load_2014(path: Path | None = None, root: Path | None = None, allow_download: bool = True,
+              category: str = "Musical_Instruments", min_interactions: int = MIN_INTERACTIONS) -> Dataset:
+    """Amazon 2014 5-core ``reviews_<category>_5.json.gz`` (SNAP)."""
+    return load("amazon-2014-5core", path, root, category, allow_download, min_interactions)
 
 
-def load_2023(**kw: object) -> Dataset:
-    kw.setdefault("min_interactions", MIN_INTERACTIONS)
-    return load("amazon-2023", **kw)  # type: ignore[arg-type]
+def load_2018(path: Path | None = None, root: Path | None = None, allow_download: bool = True,
+              category: str = "Musical_Instruments", min_interactions: int = MIN_INTERACTIONS) -> Dataset:
+    """Amazon 2018 5-core ``<category>_5.json.gz`` (UCSD)."""
+    return load("amazon-2018-5core", path, root, category, allow_download, min_interactions)
+
+
+def load_2023(path: Path | None = None, root: Path | None = None, allow_download: bool = True,
+              category: str = "Musical_Instruments", min_interactions: int = MIN_INTERACTIONS,
+              meta: bool = True) -> Dataset:
+    """Amazon Reviews 2023 ``<category>.jsonl(.gz)`` (UCSD), with ``meta_<category>.jsonl(.gz)`` beside it when
+    there is one (``meta=False``: ignore it)."""
+    return load("amazon-2023", path, root, category, allow_download, min_interactions, meta)
+
+
+for _fn, _name in ((load_2014, "amazon-2014-5core"), (load_2018, "amazon-2018-5core"), (load_2023, "amazon-2023")):
+    _fn.check_params = _checker(_name)  # type: ignore[attr-defined]  (found by the runner's validate)

@@ -1,5 +1,8 @@
 """MovieLens-100K from a GroupLens folder or zip, the RecBole atomic files inside an installed
-``recbole`` wheel (located without importing recbole), or a checksummed GroupLens download."""
+``recbole`` wheel (located without importing recbole), or a checksummed GroupLens download.
+
+The first load of a copy parses it; the tables are then kept in the Arrow cache (:mod:`.arrow_cache`), keyed by
+the sha256 of the zip (or of the ratings file, with the item and user files' sha256 beside it)."""
 from __future__ import annotations
 
 import importlib.util
@@ -12,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, DatasetUnavailable, XRBenchError
+from . import arrow_cache
 from .cards import load_card
 from .io import (MAX_TIMESTAMP, cache_dir, decode_error, download, missing_reason, reading, sha256_file,
                  strip_bom)
@@ -246,19 +250,34 @@ def load(path: Path | None = None, root: Path | None = None, allow_download: boo
             return _load(src, min_interactions)
 
 
+#: bump when the tables a copy parses into change (the Arrow cache is keyed by it)
+PARSER_VERSION = 1
+
+
 def _load(src: Path, min_interactions: int) -> Dataset:
     if src.is_file():  # zip
+        main, others, source, inter_path = src, {}, f"grouplens-zip:{src}", f"{src}/u.data"
+    elif (src / "u.data").is_file():
+        main, source, inter_path = src / "u.data", f"grouplens-folder:{src}", f"{src}/u.data"
+        others = {"u.item": src / "u.item", "u.user": src / "u.user"}
+    else:
+        main, source, inter_path = src / "ml-100k.inter", f"recbole-atomic:{src}", str(src / "ml-100k.inter")
+        others = {"ml-100k.item": src / "ml-100k.item", "ml-100k.user": src / "ml-100k.user"}
+    file_hash = sha256_file(main)  # (an OSError: load's reading() names the file)
+    inputs = arrow_cache.hash_inputs(others)
+    key = None if inputs is None else arrow_cache.Key("ml-100k", PARSER_VERSION, file_hash, __name__, inputs)
+    parsed = arrow_cache.load(key, lambda: _build(src, min_interactions), what=main)
+    return _finish(parsed, source, file_hash, min_interactions, inter_path)
+
+
+def _build(src: Path, min_interactions: int) -> arrow_cache.Parsed:
+    """Parse a copy (zip, GroupLens folder or RecBole folder) into the dataset's tables."""
+    if src.is_file():  # zip
         inter, items, users, inter_path, lines = _load_grouplens(_zip_reader(src), str(src))
-        file_hash = sha256_file(src)
-        source = f"grouplens-zip:{src}"
     elif (src / "u.data").is_file():
         inter, items, users, inter_path, lines = _load_grouplens(lambda name: _read_file(src / name), str(src))
-        file_hash = sha256_file(src / "u.data")
-        source = f"grouplens-folder:{src}"
     else:
         inter, items, users, inter_path, lines = _load_recbole(src)
-        file_hash = sha256_file(src / "ml-100k.inter")
-        source = f"recbole-atomic:{src}"
     inter = inter.astype({"user": str, "item": str, "rating": float, "timestamp": "int64"})
     users["gender"] = users["gender"].astype(str)
     users["age"] = users["age"].astype(float)
@@ -268,5 +287,16 @@ def _load(src: Path, min_interactions: int) -> Dataset:
         raise DataError(f"duplicate (user, item) row ({inter['user'].iloc[i]}, {inter['item'].iloc[i]}); this is not "
                         "MovieLens-100K", path=inter_path, line=int(lines[i]))
     require_interactions(len(inter), min_interactions, path=inter_path)
-    return finalize("ml-100k", inter, items, users, rating_min=1.0, rating_max=5.0, source=source,
-                    file_hash=file_hash, card=load_card("ml-100k"), stats={"duplicates_dropped": 0, "missing_text": 0})
+    stats = {"duplicates_dropped": 0, "missing_text": 0}
+    ds = finalize("ml-100k", inter, items, users, rating_min=1.0, rating_max=5.0, source=str(src), file_hash="",
+                  card={}, stats=stats)
+    return arrow_cache.Parsed({"interactions": ds.interactions, "items": ds.items, "users": ds.users}, stats)
+
+
+def _finish(parsed: arrow_cache.Parsed, source: str, file_hash: str, min_interactions: int,
+            inter_path: str) -> Dataset:
+    inter = parsed.tables["interactions"]
+    require_interactions(len(inter), min_interactions, path=inter_path)
+    return Dataset(name="ml-100k", interactions=inter, items=parsed.tables["items"], users=parsed.tables["users"],
+                   rating_min=1.0, rating_max=5.0, source=source, file_hash=file_hash, card=load_card("ml-100k"),
+                   stats=dict(parsed.stats))

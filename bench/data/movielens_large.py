@@ -10,6 +10,9 @@ line by line, only to name it: file, line, field and what to do, as for ML-100K.
 Ids and order as for ML-100K: ids are the decimal text of the file's integer ids, and :func:`finalize`
 sorts the interactions by (user, item) as text; they are sorted here first, from integer ranks, so that
 finalize's stable sort finds them in order.
+
+The first load of a copy parses it; the tables are then kept in the Arrow cache (:mod:`.arrow_cache`), keyed by
+the sha256 of the zip (or of the ratings file, with the other files' sha256 beside it) and the ``tags`` param.
 """
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ import pandas as pd
 
 from ..errors import DataError, DatasetUnavailable, XRBenchError
 from ..params import Param, check_values
+from . import arrow_cache
 from .cards import load_card
 from .io import MAX_TIMESTAMP, cache_dir, decode_error, download, missing_reason, reading, sha256_file, strip_bom
 from .schema import MIN_INTERACTIONS, Dataset, finalize, require_interactions
@@ -733,6 +737,10 @@ def _load(v: Variant, src: Path, min_interactions: int, tags: bool) -> Dataset:
         files.close()
 
 
+#: bump when the tables a copy parses into change (the Arrow cache is keyed by it)
+PARSER_VERSION = 1
+
+
 def _load_files(v: Variant, files: _Files, min_interactions: int, tags: bool) -> Dataset:
     src = files.src
     for kind in ("ratings", "movies", "users") if v.has_users else ("ratings", "movies"):  # all there, before reading
@@ -740,6 +748,25 @@ def _load_files(v: Variant, files: _Files, min_interactions: int, tags: bool) ->
             raise files._missing(f"{kind}.{v.ext}")
     if tags and not files.has(f"tags.{v.ext}"):
         raise files._missing(f"tags.{v.ext}")
+    file_hash = files.file_hash()
+    inputs: dict[str, str] | None = {}
+    if files.zip is None:  # a folder: the files beside ratings are part of the key
+        names = ["movies"] + (["users"] if v.has_users else []) + (["tags"] if tags else [])
+        inputs = arrow_cache.hash_inputs({f"{n}.{v.ext}": src / f"{n}.{v.ext}" for n in names})
+    key = None if inputs is None else arrow_cache.Key(v.name, PARSER_VERSION, file_hash, __name__, inputs,
+                                                      {"tags": tags})
+    parsed = arrow_cache.load(key, lambda: _parse_files(v, files, min_interactions, tags),
+                              what=files.where(f"ratings.{v.ext}"))
+    inter = parsed.tables["interactions"]
+    require_interactions(len(inter), min_interactions, path=files.where(f"ratings.{v.ext}"))
+    source = f"grouplens-{'zip' if files.zip is not None else 'folder'}:{src}"
+    return Dataset(name=v.name, interactions=inter, items=parsed.tables["items"], users=parsed.tables["users"],
+                   rating_min=v.rating_min, rating_max=5.0, source=source, file_hash=file_hash,
+                   card=load_card(v.name), stats=dict(parsed.stats))
+
+
+def _parse_files(v: Variant, files: _Files, min_interactions: int, tags: bool) -> arrow_cache.Parsed:
+    """Parse a copy into the dataset's tables."""
     rf = _RatingsFile(files)
     inter, rated = _interactions(rf.read(), rf)
     require_interactions(len(inter), min_interactions, path=rf.where)
@@ -747,10 +774,10 @@ def _load_files(v: Variant, files: _Files, min_interactions: int, tags: bool) ->
     if tags:
         items["tags"] = _tags(files, items.index)
     users = _users(files) if v.has_users else None
-    source = f"grouplens-{'zip' if files.zip is not None else 'folder'}:{src}"
-    return finalize(v.name, inter, items, users, rating_min=v.rating_min, rating_max=5.0, source=source,
-                    file_hash=files.file_hash(), card=load_card(v.name),
-                    stats={"duplicates_dropped": 0, "missing_text": 0, "unrated_movies": int(unrated)})
+    stats = {"duplicates_dropped": 0, "missing_text": 0, "unrated_movies": int(unrated)}
+    ds = finalize(v.name, inter, items, users, rating_min=v.rating_min, rating_max=5.0, source=str(files.src),
+                  file_hash="", card={}, stats=stats)
+    return arrow_cache.Parsed({"interactions": ds.interactions, "items": ds.items, "users": ds.users}, stats)
 
 
 def _param_specs(v: Variant) -> dict[str, Param]:

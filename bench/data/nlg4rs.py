@@ -14,6 +14,9 @@ used; whatever goes wrong ends in one :class:`DataError` line naming the file (a
 The template's sentence is the pair's reference explanation and its feature the ground truth for FMR;
 the feature vocabulary is the set of template features, as in the NLG4RS code. ``--split predefined``
 with seed s uses fold folder s + 1 (PETER's folds are 1-5).
+
+The checked columns are kept in the Arrow cache (:mod:`.arrow_cache`, keyed by the pickle's sha256): a later
+load of the same pickle maps them and unpickles nothing. The fold index files are read on every load.
 """
 from __future__ import annotations
 
@@ -50,6 +53,8 @@ READ_BYTES_PER_S = 4 << 20
 #: its address space: this plus 40 times the file's size
 READ_MEMORY_BYTES = 4 << 30
 REQUIRED = ("user", "item", "rating", "template")
+#: bump when the tables a reviews.pickle parses into change (the Arrow cache is keyed by it)
+PARSER_VERSION = 1
 
 
 class RestrictedUnpickler(pickle.Unpickler):
@@ -316,7 +321,8 @@ def load(path: Path | None = None, root: Path | None = None, allow_download: boo
     import numpy as np
     import pandas as pd
 
-    from .schema import MIN_INTERACTIONS, finalize, require_interactions
+    from . import arrow_cache
+    from .schema import MIN_INTERACTIONS, Dataset, finalize, require_interactions
 
     if path is None:
         from ..errors import DatasetUnavailable
@@ -328,19 +334,32 @@ def load(path: Path | None = None, root: Path | None = None, allow_download: boo
                             "folders 1/ .. 5/", path=path)
         pkl = path / "reviews.pickle" if path.is_dir() else path
     folder = pkl.parent
-    cols = read_reviews(pkl)
-    n = len(cols["user"])
-    require_interactions(n, MIN_INTERACTIONS if min_interactions is None else min_interactions, path=pkl)
-    rows = list(zip(cols["user"], cols["item"], cols["rating"], range(n), cols["text"], cols["feature"],
-                    cols["adjective"], range(n)))
-    inter = pd.DataFrame(rows, columns=["user", "item", "rating", "timestamp", "text", "ref_feature", "ref_adjective",
-                                        "orig"])
     with reading(pkl):
-        file_hash = sha256_file(pkl)
-    ds = finalize("nlg4rs", inter, None, None, rating_min=1.0, rating_max=5.0, source=str(pkl),
-                  file_hash=file_hash, card={**load_card("nlg4rs"), "corpus": corpus or folder.name,
-                                             "lowercase_text": False},
-                  stats={"duplicates_dropped": 0, "missing_text": 0})
+        file_hash = sha256_file(pkl) if pkl.is_file() else ""
+
+    def build() -> arrow_cache.Parsed:
+        cols = read_reviews(pkl)
+        n = len(cols["user"])
+        require_interactions(n, MIN_INTERACTIONS if min_interactions is None else min_interactions, path=pkl)
+        rows = list(zip(cols["user"], cols["item"], cols["rating"], range(n), cols["text"], cols["feature"],
+                        cols["adjective"], range(n)))
+        inter = pd.DataFrame(rows, columns=["user", "item", "rating", "timestamp", "text", "ref_feature",
+                                            "ref_adjective", "orig"])
+        stats = {"duplicates_dropped": 0, "missing_text": 0}
+        ds = finalize("nlg4rs", inter, None, None, rating_min=1.0, rating_max=5.0, source=str(pkl), file_hash=file_hash,
+                      card={}, stats=stats)
+        return arrow_cache.Parsed({"interactions": ds.interactions, "items": ds.items, "users": ds.users}, stats)
+
+    # (the cache holds the checked columns as Arrow: a cached load unpickles nothing)
+    key = arrow_cache.Key("nlg4rs", PARSER_VERSION, file_hash, __name__) if file_hash else None
+    parsed = arrow_cache.load(key, build, what=pkl)
+    require_interactions(len(parsed.tables["interactions"]),
+                         MIN_INTERACTIONS if min_interactions is None else min_interactions, path=pkl)
+    ds = Dataset(name="nlg4rs", interactions=parsed.tables["interactions"], items=parsed.tables["items"],
+                 users=parsed.tables["users"], rating_min=1.0, rating_max=5.0, source=str(pkl), file_hash=file_hash,
+                 card={**load_card("nlg4rs"), "corpus": corpus or folder.name, "lowercase_text": False},
+                 stats=dict(parsed.stats))
+    inter = ds.interactions
     new_pos = np.empty(len(inter), dtype=np.int64)
     new_pos[ds.interactions["orig"].to_numpy()] = np.arange(len(inter))
     folds = {}
