@@ -52,7 +52,7 @@ class LLMExplainer(Explainer):
     @classmethod
     def default_params(cls) -> dict[str, Any]:
         return {"backbone": "smollm2-135m", "shots": cls.shots_default, "history": 3, "n_features": 3,
-                "example_words": 25, "max_new_tokens": 32, "batch_size": 8, "do_sample": False, "gen_seed": 0,
+                "example_words": 25, "max_new_tokens": 32, "batch_size": 32, "do_sample": False, "gen_seed": 0,
                 "profile": "auto", "weights": "fp32"}
 
     def preflight(self) -> None:

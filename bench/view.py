@@ -82,8 +82,8 @@ def dataset_index(ds: Dataset) -> DatasetIndex:
         return hit[1]
     user_ids, item_ids = ds.user_ids, ds.item_ids
     inter = ds.interactions
-    uidx = inter["user"].map({u: i for i, u in enumerate(user_ids)}).to_numpy(dtype=np.int64)
-    iidx = inter["item"].map({u: i for i, u in enumerate(item_ids)}).to_numpy(dtype=np.int64)
+    uidx = pd.Index(user_ids).get_indexer(inter["user"]).astype(np.int64, copy=False)  # every id is there
+    iidx = pd.Index(item_ids).get_indexer(inter["item"]).astype(np.int64, copy=False)
     for a in (user_ids, item_ids, uidx, iidx):
         a.flags.writeable = False
     index = DatasetIndex(user_ids, item_ids, uidx, iidx, len(inter))

@@ -49,7 +49,7 @@ def resample_counts(n: int, key: str, b: int = N_REPLICATES) -> np.ndarray:
     return _resample_counts(n, key, b)
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=2)  # 200 x units floats each (112 MB at 70k users): a run's metrics come in groups
 def _resample_counts(n: int, key: str, b: int) -> np.ndarray:
     seed = int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "little")
     rng = np.random.default_rng(seed)

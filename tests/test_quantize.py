@@ -83,20 +83,20 @@ def test_quantised_backbone_is_smaller_keyed_apart_and_batching_changes_nothing(
 
 
 def test_weights_param_is_recorded_and_cached_apart(tmp_path, amazon2014, tiny_model):
+    """A run with int8 weights names its format in the record and its backbone key, so it never reads fp32
+    texts from the generation cache (the key differs: checked in the test above)."""
     env = {"XRBENCH_CACHE": str(tmp_path / "cache")}
-    base = ["run", "--dataset", "amazon-2014-5core", "--data-path", str(amazon2014), "--explainer", "llm-zero-shot",
-            "--param", f"backbone={tiny_model}", "--param", "max_new_tokens=5", "--sample", "6", "-q"]
-    for fmt in ("fp32", "int8"):
-        p = cli(*base, "--param", f"weights={fmt}", "--out", str(tmp_path / fmt), env=env)
-        assert p.returncode == 0, p.stderr
-        rec = json.loads(next((tmp_path / fmt).rglob("record.json")).read_text())
-        assert rec["method"]["params"]["weights"] == fmt
-        gen = rec["provenance"]["explain"]
-        assert gen["weights"]["format"] == fmt and gen["weights"]["bytes"] > 0
-        assert gen["generated"] == gen["pairs"] and gen["cached"] == 0  # int8 did not reuse fp32's texts
-        assert gen["model_key"].endswith("+int8") == (fmt == "int8")
-        f = next((tmp_path / fmt).rglob("explanations.jsonl.gz"))
-        assert len(gzip.decompress(f.read_bytes()).decode().splitlines()) == gen["pairs"]
+    p = cli("run", "--dataset", "amazon-2014-5core", "--data-path", str(amazon2014), "--explainer", "llm-zero-shot",
+            "--param", f"backbone={tiny_model}", "--param", "max_new_tokens=5", "--param", "weights=int8",
+            "--sample", "6", "-q", "--out", str(tmp_path / "o"), env=env)
+    assert p.returncode == 0, p.stderr
+    rec = json.loads(next((tmp_path / "o").rglob("record.json")).read_text())
+    assert rec["method"]["params"]["weights"] == "int8" and "weights=int8" in rec["method"]["label"]
+    gen = rec["provenance"]["explain"]
+    assert gen["weights"]["format"] == "int8" and gen["weights"]["bytes"] > 0
+    assert gen["model_key"].endswith("+int8") and gen["generated"] == gen["pairs"] and gen["cached"] == 0
+    f = next((tmp_path / "o").rglob("explanations.jsonl.gz"))
+    assert len(gzip.decompress(f.read_bytes()).decode().splitlines()) == gen["pairs"]
 
 
 def test_bad_weight_format_and_device_are_clear_errors(tmp_path, amazon2014, tiny_model):

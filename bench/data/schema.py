@@ -43,11 +43,11 @@ class Dataset:
     # -- index maps -------------------------------------------------------------------------------
     @property
     def user_ids(self) -> np.ndarray:
-        return np.asarray(sorted(set(self.interactions["user"]) | set(self.users.index)), dtype=object)
+        return _sorted_ids(self.interactions["user"], self.users.index)
 
     @property
     def item_ids(self) -> np.ndarray:
-        return np.asarray(sorted(set(self.interactions["item"]) | set(self.items.index)), dtype=object)
+        return _sorted_ids(self.interactions["item"], self.items.index)
 
     def capabilities(self) -> frozenset[str]:
         caps = {"ratings"}
@@ -111,3 +111,10 @@ def finalize(name: str, inter: pd.DataFrame, items: pd.DataFrame | None, users: 
         users = pd.DataFrame(index=pd.Index(sorted(inter["user"].unique()), name="user"))
     return Dataset(name=name, interactions=inter, items=items, users=users, rating_min=rating_min,
                    rating_max=rating_max, source=source, file_hash=file_hash, card=card, stats=stats)
+
+
+def _sorted_ids(column: Any, index: Any) -> np.ndarray:
+    """The ids of a column and an index, sorted (as Python sorts them), as an object array. The column's
+    distinct values are found by pandas (a hash table in C) before Python sees them: iterating a 10M-row
+    column value by value took most of a view's build."""
+    return np.asarray(sorted(set(column.unique().tolist()) | set(index)), dtype=object)

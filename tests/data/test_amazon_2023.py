@@ -193,7 +193,11 @@ def test_a_method_needing_titles_runs_with_metadata_and_is_refused_without(tmp_p
     assert p.returncode == 0, p.stderr
     rec = json.loads(next((tmp_path / "o1").rglob("record.json")).read_text())
     assert rec["status"] == "ok" and "bleu1" in rec["metrics"]
-    bare = write_2023(tmp_path / "b", "Toys_and_Games", meta=False)
-    p = cli("run", "--dataset", "amazon-2023", "--data-path", str(bare), "--explainer", "neighbour-template",
-            "--sample", "5", "--out", str(tmp_path / "o2"))
-    assert_clean_error(p, "needs item titles", "it has: ratings, text")
+    from xrbench.errors import IncompatibleError
+    from xrbench.protocols import check_needs
+    from xrbench.registry import REGISTRY
+
+    bare = amazon.load_2023(path=write_2023(tmp_path / "b", "Toys_and_Games", meta=False))
+    cls = REGISTRY.get("explainer", "neighbour-template")
+    with pytest.raises(IncompatibleError, match="needs item titles.*it has: ratings, text"):
+        check_needs("explainer", "neighbour-template", cls.needs, bare.capabilities(), "amazon-2023")
