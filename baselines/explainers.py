@@ -96,10 +96,10 @@ class NeighbourTemplate(Explainer):
         return out
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=1 << 14)  # ~10 kB an entry for a 120-word review: at most ~160 MB
 def _token_counts(text: str) -> Counter[str]:
     """Token counts of a review (first-occurrence order); every seed's split reads the same reviews.
-    Callers must not modify it."""
+    Shared: callers only read it (``Counter.update(it)``), never modify it."""
     return Counter(aspects.tokens(text))
 
 

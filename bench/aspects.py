@@ -89,12 +89,14 @@ _IS_CANDIDATE: dict[str, bool] = {}
 Analysis = tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=1 << 15)  # ~3.4 kB an entry for a 120-word review: at most ~110 MB
 def analyse(text: str) -> Analysis:
     """What :func:`mine_vocabulary`, :func:`extract` and :func:`feature_mentions` read of one review, computed
     once per text (the splitting and tokenising dominate them): every seed's split mines the same reviews,
     and the explainers count the training reviews' mentions again. Same pairs, same order as running
-    :func:`sentences`, :func:`tokens` and :func:`opinion_pairs` (``window`` 3, the default lexicon)."""
+    :func:`sentences`, :func:`tokens` and :func:`opinion_pairs` (``window`` 3, the default lexicon: code that
+    changes the lexicon, :data:`STOPWORDS` or :data:`NOT_OPINIONS` must call ``analyse.cache_clear()`` and
+    clear ``_IS_CANDIDATE``)."""
     lex = opinion_lexicon()
     memo = _IS_CANDIDATE
     out = []

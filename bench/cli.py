@@ -389,7 +389,7 @@ def _add_run(sub: Any) -> None:
                    help="sequential (default): one run after another here; process: --jobs runs at a time in worker "
                         "processes on this machine; ray: each (dataset, method, seed) a Ray task (pip install "
                         "'xrbench[ray]'); records written by the workers into --out, identical in all three")
-    r.add_argument("--jobs", type=int, metavar="N", help="--executor process: runs at a time (default: the CPU count)")
+    r.add_argument("--jobs", type=int, metavar="N", help="--executor process: runs at a time (default: the CPU count; 1 on CUDA)")
     r.add_argument("--ray-address", metavar="ADDR", help="--executor ray: the cluster to use (HOST:PORT printed by "
                    "`ray start --head`, or auto); without it a local Ray starts and stops with the run")
     r.add_argument("--ray-cpus", type=int, metavar="N", help="--executor ray: CPUs of the local Ray (default: all)")

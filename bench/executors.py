@@ -330,14 +330,15 @@ class ProcessExecutor:
     loaded is shared; a fresh interpreter on CUDA, which cannot be forked). Each run is the task a Ray worker
     runs (:func:`run_in_worker`): the same records bit for bit as the sequential executor (thread settings
     are the process's, as in a sequential run; records are written by the workers with the runner's atomic
-    writes). A worker that dies stops the run with one error; what finished is kept and the same command
-    resumes. Runs of one (dataset, split, seed) landing in different workers fit their shared reference
-    models once per worker."""
+    writes). The first error (a method's user error, or a worker that dies) stops the run at once: runs still
+    going in other workers are killed (a killed run leaves no record), what finished is kept, and the same
+    command resumes. ``jobs`` defaults to the CPU count, and to 1 on CUDA. Runs of one (dataset, split,
+    seed) landing in different workers fit their shared reference models once per worker."""
 
     def __init__(self, jobs: int | None = None) -> None:
         if jobs is not None and jobs < 1:
             raise XRBenchError(f"--jobs must be at least 1, not {jobs}")
-        self.jobs = jobs or os.cpu_count() or 1
+        self.jobs = jobs  # None: the CPU count on cpu, 1 on cuda (each worker would load its model on the GPU)
 
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:  # closures: run here
         for item in items:
@@ -354,9 +355,10 @@ class ProcessExecutor:
         if not specs:
             return []
         method = "fork" if runner.device == "cpu" and "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        jobs = self.jobs or ((os.cpu_count() or 1) if runner.device == "cpu" else 1)
         settings = RunSettings.of(runner, runner.device)
         results: list[Outcome | None] = [None] * len(specs)
-        pool = ProcessPoolExecutor(min(self.jobs, len(specs)), mp_context=multiprocessing.get_context(method))
+        pool = ProcessPoolExecutor(min(jobs, len(specs)), mp_context=multiprocessing.get_context(method))
         try:
             index = {pool.submit(run_in_worker, spec, settings): k for k, spec in enumerate(specs)}
             pending = set(index)
@@ -376,6 +378,10 @@ class ProcessExecutor:
                     results[index[fut]] = value
                     done(spec)
         except BaseException:
+            # stop at the first error, as the sequential executor does: runs still going are killed (their
+            # records are written atomically, so a killed run leaves none; its temporaries go on the next run)
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                proc.terminate()
             pool.shutdown(wait=True, cancel_futures=True)
             raise
         pool.shutdown(wait=True)

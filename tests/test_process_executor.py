@@ -61,3 +61,33 @@ def test_process_flags_are_checked(tmp_path):
     assert_clean_error(p, "--jobs must be at least 1")
     p = cli(*RUN, "--out", str(tmp_path / "o"), "--executor", "process", "--ray-cpus", "2")
     assert_clean_error(p, "--ray-cpus applies to --executor ray")
+
+
+def test_the_first_error_kills_the_runs_still_going(tmp_path):
+    """A run that dies while another one, in the other worker, has minutes left: the command ends at once (it
+    would take 10 minutes otherwise) and the killed run leaves no record."""
+    import subprocess
+    import sys
+    import time
+
+    plugin = tmp_path / "slow_and_dies.py"
+    plugin.write_text(
+        "import os, time\n"
+        "from xrbench import register\n"
+        "from xrbench.baselines.recommenders import Bias\n"
+        "@register('recommender', 'slow')\n"
+        "class Slow(Bias):\n"
+        "    def fit(self, view):\n"
+        "        time.sleep(600)\n"
+        "@register('recommender', 'dies')\n"
+        "class Dies(Bias):\n"
+        "    def fit(self, view):\n"
+        "        time.sleep(2)\n"
+        "        os._exit(3)\n", encoding="utf-8")
+    t0 = time.perf_counter()
+    p = subprocess.run([sys.executable, "-m", "xrbench.cli", "run", "--dataset", "ml-100k", "--recommender", "slow",
+                        "dies", "--seeds", "0", "--plugin", str(plugin), "--out", str(tmp_path / "o"), "-q",
+                        "--executor", "process", "--jobs", "2"], capture_output=True, text=True, timeout=240)
+    assert time.perf_counter() - t0 < 200
+    assert_clean_error(p, "worker process died")
+    assert not list((tmp_path / "o").rglob(RECORD_FILE))
