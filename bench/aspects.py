@@ -72,17 +72,23 @@ def _candidate(tok: str, lex: dict[str, float]) -> bool:
             and tok not in NOT_OPINIONS            and not tok.endswith(("ly", "ing", "ed")))
 
 
+#: _candidate(token, opinion_lexicon()) memoised per token (the default lexicon's answer never changes)
+_IS_CANDIDATE: dict[str, bool] = {}
+
+
 def opinion_pairs(toks: list[str], lex: dict[str, float], window: int = 3) -> Iterable[tuple[str, str]]:
     """(candidate feature, opinion word) pairs within ``window`` tokens of each other."""
+    memo = _IS_CANDIDATE if lex is opinion_lexicon() else {}
     for j, t in enumerate(toks):
         if t in lex:
             for k in range(max(0, j - window), min(len(toks), j + window + 1)):
-                if k != j and _candidate(toks[k], lex):
-                    yield toks[k], t
-
-
-#: _candidate(token, opinion_lexicon()) memoised per token (the default lexicon's answer never changes)
-_IS_CANDIDATE: dict[str, bool] = {}
+                if k != j:
+                    tk = toks[k]
+                    ok = memo.get(tk)
+                    if ok is None:
+                        ok = memo[tk] = _candidate(tk, lex)
+                    if ok:
+                        yield tk, t
 
 #: An analysed review: per sentence holding at least one pair, (its tokens joined by single spaces, its
 #: (feature, opinion) pairs in :func:`opinion_pairs`' order); sentences without a pair are left out.
@@ -98,24 +104,12 @@ def analyse(text: str) -> Analysis:
     changes the lexicon, :data:`STOPWORDS` or :data:`NOT_OPINIONS` must call ``analyse.cache_clear()`` and
     clear ``_IS_CANDIDATE``)."""
     lex = opinion_lexicon()
-    memo = _IS_CANDIDATE
     out = []
     for s in sentences(text):
         toks = tokens(s)
-        n = len(toks)
-        pairs = []
-        for j, t in enumerate(toks):
-            if t in lex:
-                for k in range(max(0, j - 3), min(n, j + 4)):
-                    if k != j:
-                        tk = toks[k]
-                        ok = memo.get(tk)
-                        if ok is None:
-                            ok = memo[tk] = _candidate(tk, lex)
-                        if ok:
-                            pairs.append((tk, t))
+        pairs = tuple(opinion_pairs(toks, lex))
         if pairs:
-            out.append((" ".join(toks), tuple(pairs)))
+            out.append((" ".join(toks), pairs))
     return tuple(out)
 
 

@@ -132,18 +132,15 @@ def _executor(a: argparse.Namespace) -> Any:
     :class:`~xrbench.executors.ProcessExecutor`; sequential: None."""
     if a.jobs is not None and a.executor != "process":
         raise XRBenchError("--jobs applies to --executor process; add it, or leave --jobs out")
-    if a.executor == "process":
-        from .executors import ProcessExecutor
-        for flag, value in (("--ray-address", a.ray_address), ("--ray-cpus", a.ray_cpus),
-                            ("--ray-retries", a.ray_retries)):
-            if value is not None:
-                raise XRBenchError(f"{flag} applies to --executor ray, not process")
-        return ProcessExecutor(a.jobs)
     if a.executor != "ray":
         for flag, value in (("--ray-address", a.ray_address), ("--ray-cpus", a.ray_cpus),
                             ("--ray-retries", a.ray_retries)):
             if value is not None:
                 raise XRBenchError(f"{flag} applies to --executor ray; add it, or leave {flag} out")
+    if a.executor == "process":
+        from .executors import ProcessExecutor
+        return ProcessExecutor(a.jobs)
+    if a.executor != "ray":
         return None
     from .executors import MAX_RETRIES, RayExecutor
     return RayExecutor(address=a.ray_address, num_cpus=a.ray_cpus,

@@ -38,7 +38,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, TypeVar
 
 from .data.catalog import DataPaths
 from .errors import XRBenchError
-from .runner import Outcome, Runner
+from .runner import Outcome, Runner, SequentialExecutor
 from .specs import RunSpec
 
 log = logging.getLogger("xrbench")
@@ -324,7 +324,7 @@ class RayExecutor:
                                "out)") from None
 
 
-class ProcessExecutor:
+class ProcessExecutor(SequentialExecutor):
     """``xrbench run --executor process [--jobs N]``: the runs on this machine, ``jobs`` at a time, each in
     a worker process (forked from the driver where the platform allows, so what the driver imported and
     loaded is shared; a fresh interpreter on CUDA, which cannot be forked). Each run is the task a Ray worker
@@ -339,10 +339,6 @@ class ProcessExecutor:
         if jobs is not None and jobs < 1:
             raise XRBenchError(f"--jobs must be at least 1, not {jobs}")
         self.jobs = jobs  # None: the CPU count on cpu, 1 on cuda (each worker would load its model on the GPU)
-
-    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:  # closures: run here
-        for item in items:
-            yield fn(item)
 
     def close(self) -> None:
         pass

@@ -18,20 +18,17 @@ counted in :func:`describe`.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 WEIGHT_FORMATS = ("fp32", "int8", "int4")
 INT4_GROUP = 32
 
 
-def _torch() -> Any:
+@functools.lru_cache(maxsize=None)
+def classes() -> tuple[type, type]:
+    """(Int8Linear, Int4Linear), built on first use (torch is imported only then)."""
     import torch
-
-    return torch
-
-
-def _make_classes() -> tuple[type, type]:
-    torch = _torch()
 
     class Int8Linear(torch.nn.Module):
         """``y = x W^T (+ b)`` with W stored as int8 rows and one fp32 scale per row."""
@@ -80,17 +77,6 @@ def _make_classes() -> tuple[type, type]:
     return Int8Linear, Int4Linear
 
 
-_CLASSES: tuple[type, type] | None = None
-
-
-def classes() -> tuple[type, type]:
-    """(Int8Linear, Int4Linear), built on first use (torch is imported only then)."""
-    global _CLASSES
-    if _CLASSES is None:
-        _CLASSES = _make_classes()
-    return _CLASSES
-
-
 def check_format(weights: str, device: str) -> None:
     from .errors import XRBenchError
 
@@ -105,7 +91,8 @@ def quantize_linears(model: Any, weights: str, group_size: int = INT4_GROUP) -> 
     """Replace every ``nn.Linear`` of ``model`` (in place) by its ``weights`` form; returns :func:`describe`'s
     summary. ``fp32`` changes nothing. The replaced layers' fp32 weights are freed unless tied elsewhere (an
     output layer tied to the input embeddings keeps the embeddings in fp32)."""
-    torch = _torch()
+    import torch
+
     if weights == "fp32":
         return describe(model, weights)
     int8_cls, int4_cls = classes()
@@ -133,7 +120,8 @@ def quantize_linears(model: Any, weights: str, group_size: int = INT4_GROUP) -> 
 
 def describe(model: Any, weights: str) -> dict[str, Any]:
     """The weight format and the bytes the model's parameters and buffers hold (shared tensors once)."""
-    torch = _torch()
+    import torch
+
     seen: set[int] = set()
     total = 0
     for t in list(model.parameters()) + list(model.buffers()):
