@@ -1,8 +1,7 @@
 """Classic recommenders: global mean, user+item baseline predictor, most-popular, item-kNN."""
 from __future__ import annotations
 
-from functools import cached_property
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import scipy.sparse as sp
@@ -76,6 +75,71 @@ class MostPop(Recommender):
     def scores(self, users: np.ndarray) -> np.ndarray:
         return np.broadcast_to(self.counts, (len(users), len(self.counts)))
 
+    def shared_scores(self) -> np.ndarray:
+        return self.counts
+
+
+def positive_similarity_blocks(E: sp.csr_matrix, shrinkage: float,
+                               block_entries: int = 1 << 23) -> Iterator[tuple[int, int, np.ndarray]]:
+    """max(sim, 0) of ``ItemKNN``, item rows a:b at a time: yields (a, b, rows a:b x all items, dense).
+
+    sim(i, j) = sum(e_ui e_uj) / sqrt(sum e_ui^2 * sum e_uj^2) * n_ij / (n_ij + shrinkage), sums over the
+    users who rated both (E: users x items residuals), 0 on the diagonal. Each block is a sparse product of
+    the block's columns with all of E, so memory is O(block x items), never a dense items x items matrix
+    unless the caller keeps one. Each entry is the same sum, in the same user order, as the full product
+    ``(E.T @ E).toarray()`` gives, so the values are bit for bit those of the dense computation (a test
+    compares them), and sim is exactly symmetric (the same products summed in the same order)."""
+    n_items = E.shape[1]
+    E = E.tocsr()
+    if not E.has_sorted_indices:  # a copy: the caller's matrix keeps its order
+        E = E.sorted_indices()
+    ones = E.copy()
+    ones.data = np.ones_like(ones.data)
+    E2 = E.copy()
+    E2.data = E.data * E.data
+    Ec, Bc, E2c = E.tocsc(), ones.tocsc(), E2.tocsc()
+    step = max(1, block_entries // max(n_items, 1))
+    for a in range(0, n_items, step):
+        b = min(a + step, n_items)
+        num = (Ec[:, a:b].T @ E).toarray()
+        n_co = (Bc[:, a:b].T @ ones).toarray()
+        sq = (E2c[:, a:b].T @ ones).toarray()  # sq[i, j] = sum over co-raters of e_ui^2
+        # sq_t[i, j] = sum over co-raters of e_uj^2 (the same sum as sq[j, i]: sq's transpose when one block)
+        sq_t = sq.T if b - a == n_items else (Bc[:, a:b].T @ E2).toarray()
+        denom = np.sqrt(sq * sq_t)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sim = np.where(denom > 0, num / denom, 0.0)
+        del num, sq, sq_t, denom
+        sim *= n_co / (n_co + shrinkage)
+        del n_co
+        sim[np.arange(b - a), np.arange(a, b)] = 0.0
+        sim[~(sim > 0)] = 0.0
+        yield a, b, sim
+
+
+def positive_similarities(E: sp.csr_matrix, shrinkage: float, block_entries: int = 1 << 23) -> sp.csr_matrix:
+    """:func:`positive_similarity_blocks` as one sparse symmetric items x items matrix (positive values only,
+    column indices sorted); memory O(block x items + stored entries)."""
+    n_items = E.shape[1]
+    blocks = [sp.csr_matrix(sim) for _, _, sim in positive_similarity_blocks(E, shrinkage, block_entries)]
+    if not blocks:
+        return sp.csr_matrix((n_items, n_items))
+    out = sp.vstack(blocks, format="csr")
+    out.sort_indices()
+    return out
+
+
+def positive_similarities_dense(E: sp.csr_matrix, shrinkage: float, block_entries: int = 1 << 23) -> np.ndarray:
+    """:func:`positive_similarity_blocks` as one dense items x items array (for few items)."""
+    n_items = E.shape[1]
+    if n_items * n_items <= block_entries:  # one block: keep it
+        return next((sim for _, _, sim in positive_similarity_blocks(E, shrinkage, block_entries)),
+                    np.zeros((n_items, n_items)))
+    out = np.empty((n_items, n_items))
+    for a, b, sim in positive_similarity_blocks(E, shrinkage, block_entries):
+        out[a:b] = sim
+    return out
+
 
 class ItemKNN(Recommender):
     """Item-based kNN over baseline residuals (Koren 2010, sec. 2.2).
@@ -92,6 +156,12 @@ class ItemKNN(Recommender):
     def default_params(cls) -> dict[str, Any]:
         return {"k": 40, "shrinkage": 100.0, "reg_user": 15.0, "reg_item": 10.0}
 
+    #: similarity entries computed at once (rows of a block x all items; 8 bytes each, about 6 arrays live: 400 MB)
+    BLOCK_ENTRIES = 1 << 23
+    #: up to this many items the positive similarities are kept dense (at most 5000^2 x 9 bytes = 225 MB) for
+    #: faster ranking; above it they are a sparse matrix whose rows ranking gathers (same values, same bits)
+    DENSE_ITEMS = 5000
+
     def fit(self, view: TrainView) -> None:
         tr = view.train
         u, i, r = tr["uidx"].to_numpy(), tr["iidx"].to_numpy(), tr["rating"].to_numpy(float)
@@ -99,30 +169,40 @@ class ItemKNN(Recommender):
                                                self.params["reg_user"], self.params["reg_item"], 15)
         e = r - (self.mu + self.bu[u] + self.bi[i])
         shape = (view.n_users, view.n_items)
-        E = sp.csr_matrix((e, (u, i)), shape=shape)
-        B = sp.csr_matrix((np.ones_like(e), (u, i)), shape=shape)
-        E2 = sp.csr_matrix((e * e, (u, i)), shape=shape)
-        num = (E.T @ E).toarray()
-        n_co = (B.T @ B).toarray()
-        sq = (E2.T @ B).toarray()  # sq[i, j] = sum over co-raters of e_ui^2
-        denom = np.sqrt(sq * sq.T)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            sim = np.where(denom > 0, num / denom, 0.0)
-        sim *= n_co / (n_co + self.params["shrinkage"])
-        np.fill_diagonal(sim, 0.0)
-        self.sim = sim
-        self.E = E.tocsr()
-        for cached in ("_positive_sim_t", "_is_positive_t"):  # a refit's ranking uses the new similarities
-            self.__dict__.pop(cached, None)
+        self.E = sp.csr_matrix((e, (u, i)), shape=shape)
+        self._sim_pos = None
+        self._dense = None  # (max(sim, 0), its > 0 mask as bytes) up to DENSE_ITEMS items
+        if view.n_items <= self.DENSE_ITEMS:
+            pos = positive_similarities_dense(self.E, self.params["shrinkage"], self.BLOCK_ENTRIES)
+            self._dense = (pos, (pos > 0).view(np.uint8))
+        else:
+            self._sim_pos = positive_similarities(self.E, self.params["shrinkage"], self.BLOCK_ENTRIES)
+
+    @property
+    def sim_pos(self) -> sp.csr_matrix:
+        """max(sim, 0) as a sparse matrix (made from the dense copy when the model keeps one)."""
+        if self._sim_pos is None:
+            self._sim_pos = sp.csr_matrix(self._dense[0])
+        return self._sim_pos
+
+    def _dense_rows(self) -> tuple[np.ndarray, np.ndarray] | None:
+        return self._dense
 
     def history(self, user: int) -> np.ndarray:
         """The items the user rated in training (the neighbourhood's possible inputs)."""
         return self.E.getrow(user).indices
 
+    def _block(self, items: np.ndarray, rated: np.ndarray) -> np.ndarray:
+        """S[i, c] = max(sim(items[i], rated[c]), 0), dense and C-ordered (from the dense copy when there is one)."""
+        dense = self._dense_rows()
+        if dense is not None:
+            return dense[0][np.ix_(items, rated)]
+        return self.sim_pos[items][:, rated].toarray()
+
     def neighbours_in_history(self, user: int, item: int) -> list[int]:
         """The rated items that enter ``item``'s score: its k most similar positive neighbours, most similar first."""
         rated = self.history(user)
-        s = self.sim[item, rated]
+        s = self._block(np.array([item]), rated)[0]
         order = np.argsort(-s, kind="stable")[: self.params["k"]]
         return [int(rated[j]) for j in order if s[j] > 0]
 
@@ -139,8 +219,7 @@ class ItemKNN(Recommender):
             rated, resid = rated[keep], resid[keep]
         if len(rated) == 0:
             return np.zeros(len(items))
-        S = self.sim[np.ix_(items, rated)]
-        S = np.where(S > 0, S, 0.0)
+        S = self._block(items, rated)
         k = self.params["k"]
         if S.shape[1] > k:
             cut = np.partition(S, S.shape[1] - k, axis=1)[:, S.shape[1] - k][:, None]
@@ -162,23 +241,31 @@ class ItemKNN(Recommender):
     def _all_item_terms(self, user: int) -> np.ndarray:
         """``_neighbour_terms(user, all items)``, bit for bit, without its slow steps.
 
-        The neighbour matrix S (items x rated items, the positive similarities) is gathered as rows of
-        the transposed positive similarities (contiguous copies instead of a 2-D fancy index), and the
-        k-th largest value is searched only in the rows with more than k positive entries: in every
-        other row the cut keeps what is already there (the k-th largest is 0, or the smallest positive
-        value when there are exactly k). S then has the same values in the same C-ordered layout, and
-        its row sums (numpy's pairwise summation) and product with the residuals (BLAS gemv) are the
-        very calls ``_neighbour_terms`` makes, so the result is identical."""
+        The neighbour matrix S (items x rated items, the positive similarities) is the transpose of the
+        rated items' rows of the sparse positive similarities, made C-contiguous, and the k-th largest
+        value is searched only in the rows with more than k positive entries (counted from the sparse
+        rows): in every other row the cut keeps what is already there (the k-th largest is 0, or the
+        smallest positive value when there are exactly k). S then has the same values in the same
+        C-ordered layout, and its row sums (numpy's pairwise summation) and product with the residuals
+        (BLAS gemv) are the very calls ``_neighbour_terms`` makes, so the result is identical."""
         n_items = self.view.n_items
         a, b = self.E.indptr[user], self.E.indptr[user + 1]
         rated, resid = self.E.indices[a:b], self.E.data[a:b]
         n = len(rated)
         if n == 0:
             return np.zeros(n_items)
-        S = np.ascontiguousarray(self._positive_sim_t[rated].T)  # S[i, c] = max(sim[i, rated[c]], 0)
+        dense = self._dense_rows()
+        if dense is not None:
+            S = np.ascontiguousarray(dense[0][rated].T)  # S[i, c] = max(sim[i, rated[c]], 0) (sim is symmetric)
+        else:
+            sub = self.sim_pos[rated]
+            S = np.ascontiguousarray(sub.toarray().T)
         k = self.params["k"]
         if n > k:
-            n_positive = np.add.reduce(self._is_positive_t[rated], axis=0, dtype=np.int64)  # per item
+            if dense is not None:  # per item, how many of the rated items have a positive similarity
+                n_positive = np.add.reduce(dense[1][rated], axis=0, dtype=np.int64)
+            else:  # only positive values are stored
+                n_positive = np.bincount(sub.indices, minlength=n_items)
             need = np.flatnonzero(n_positive > k)
             if len(need):
                 part = S[need]
@@ -189,17 +276,6 @@ class ItemKNN(Recommender):
         den = S.sum(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(den > 0, (S @ resid) / den, 0.0)
-
-    @cached_property
-    def _positive_sim_t(self) -> np.ndarray:
-        """max(sim, 0) transposed, C-contiguous: row j holds every item's similarity to item j (built on the
-        first ``scores`` call, one more n_items x n_items matrix)."""
-        return np.ascontiguousarray(np.where(self.sim > 0, self.sim, 0.0).T)
-
-    @cached_property
-    def _is_positive_t(self) -> np.ndarray:
-        """``_positive_sim_t > 0`` as bytes (0/1): its rows are summed to count each item's positive neighbours."""
-        return (self._positive_sim_t > 0).view(np.uint8)
 
     def scores(self, users: np.ndarray) -> np.ndarray:
         base = self.mu + self.bu[users][:, None] + self.bi[None, :]

@@ -106,9 +106,21 @@ class Recommender(Method):
         ii = np.tile(np.arange(n_items), len(users))
         return self.predict(uu, ii).reshape(len(users), n_items)
 
+    def shared_scores(self) -> np.ndarray | None:
+        """The scores of every item when they are the same for every user (e.g. most-pop), else None.
+
+        A recommender that returns them is ranked from one global order, in time O(k + seen items) per
+        user instead of O(items): the same lists as ranking each user's row of ``scores``."""
+        return None
+
     def rank(self, users: np.ndarray, k: int = 10, exclude_seen: bool = True) -> list[np.ndarray]:
         """Top-``k`` item indices per user, best first (ties broken by item index). Seen items are
         excluded, so a user with fewer than ``k`` unseen items gets a shorter list."""
+        shared = self.shared_scores()
+        if shared is not None and exclude_seen:
+            shared = np.asarray(shared, dtype=np.float64)
+            if np.isfinite(shared).all():
+                return _rank_shared(shared, self.view.seen, users, k)
         out: list[np.ndarray] = []
         for start in range(0, len(users), 256):  # memory O(256 x items): never a users x items matrix
             block = users[start:start + 256]
@@ -119,6 +131,23 @@ class Recommender(Method):
             for r, row in enumerate(top_k(s, k)):
                 out.append(row[np.isfinite(s[r, row])])
         return out
+
+
+def _rank_shared(scores: np.ndarray, seen: Any, users: np.ndarray, k: int) -> list[np.ndarray]:
+    """``Recommender.rank`` when every user has the finite ``scores``: the items in one stable order (largest
+    first, equal scores by item index); a user's list is the first ``k`` of that order not seen, which is
+    the same list as ``top_k`` of the row with the seen items at -inf. Each user reads at most the first
+    k + |seen| items of the order (seen items are distinct)."""
+    order = np.argsort(-scores, kind="stable")
+    marked = np.zeros(len(scores), dtype=bool)  # the current user's seen items, unmarked after each user
+    out = []
+    for u in users:
+        done = seen[u]
+        head = order[:k + len(done)]
+        marked[done] = True
+        out.append(head[~marked[head]][:k])
+        marked[done] = False
+    return out
 
 
 def top_k(s: np.ndarray, k: int) -> list[np.ndarray]:

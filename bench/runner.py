@@ -172,10 +172,27 @@ class Runner:
         try:
             remote = getattr(self.executor, "run_specs", None)
             if remote is not None:
-                return list(remote(self, specs, done))
+                return self._run_parallel(remote, specs, one, done)
             return list(self.executor.map(one, specs))
         finally:
             bar.close()
+
+    def _run_parallel(self, remote: Callable[..., list[Outcome]], specs: list[RunSpec],
+                      one: Callable[[RunSpec], Outcome], done: Callable[[RunSpec], None]) -> list[Outcome]:
+        """The specs through a parallel executor's ``run_specs``, each folder once: a spec whose folder an
+        earlier spec of the command already has (the same run named twice, e.g. by two suites) waits, then
+        runs here as the sequential executor would run it (reused, or rerun under ``--overwrite always``),
+        so two workers never write one folder at once. Outcomes in the specs' order."""
+        seen: set[Path] = set()
+        first, again = [], []
+        for k, spec in enumerate(specs):
+            folder = spec.folder(self.out)
+            (again if folder in seen else first).append(k)
+            seen.add(folder)
+        outcomes: dict[int, Outcome] = dict(zip(first, remote(self, [specs[k] for k in first], done)))
+        for k in again:
+            outcomes[k] = one(specs[k])
+        return [outcomes[k] for k in sorted(outcomes)]
 
     def run_checked(self, spec: RunSpec) -> Outcome:
         """:meth:`run_one`, with a failure to write ``--out`` turned into one clear error."""

@@ -91,3 +91,41 @@ def test_the_first_error_kills_the_runs_still_going(tmp_path):
     assert time.perf_counter() - t0 < 200
     assert_clean_error(p, "worker process died")
     assert not list((tmp_path / "o").rglob(RECORD_FILE))
+
+
+@pytest.mark.parametrize("overwrite", ["never", "always"])
+def test_the_same_run_named_twice_is_run_once_by_the_workers(tmp_path, overwrite):
+    """Two identical specs in one command never run in two workers at once (they would write one folder):
+    the second waits and runs in the driver as the sequential executor runs it."""
+    from xrbench.api import run_specs
+    from xrbench.executors import ProcessExecutor
+    from xrbench.specs import DatasetSpec, MethodSpec, RunSpec
+
+    bias, knn = (RunSpec(DatasetSpec("ml-100k"), MethodSpec("recommender", m), 0) for m in ("bias", "item-knn"))
+    specs = [bias, knn, bias, bias]
+    par = run_specs(specs, out=tmp_path / "par", executor=ProcessExecutor(2), progress=False, overwrite=overwrite)
+    seq = run_specs(specs, out=tmp_path / "seq", progress=False, overwrite=overwrite)
+    assert [o.spec for o in par] == specs
+    assert [o.action for o in par] == [o.action for o in seq]
+    assert [o.action for o in par] == ["ran", "ran"] + (["reused"] * 2 if overwrite == "never" else ["ran"] * 2)
+    assert _results(tmp_path / "par") == _results(tmp_path / "seq")
+    assert len(list((tmp_path / "par").rglob(RECORD_FILE))) == 2
+
+
+def test_a_parallel_executor_is_handed_each_folder_once(tmp_path):
+    from xrbench.api import run_specs
+    from xrbench.runner import SequentialExecutor
+    from xrbench.specs import DatasetSpec, MethodSpec, RunSpec
+
+    class Recording(SequentialExecutor):
+        handed: list = []
+
+        def run_specs(self, runner, specs, done):
+            self.handed.extend(specs)
+            return [runner.run_checked(s) for s in specs]
+
+    a, b = (RunSpec(DatasetSpec("ml-100k"), MethodSpec("recommender", "bias"), s) for s in (0, 1))
+    ex = Recording()
+    out = run_specs([a, b, a, b, a], out=tmp_path / "o", executor=ex, progress=False, overwrite="always")
+    assert ex.handed == [a, b]
+    assert [o.spec for o in out] == [a, b, a, b, a] and all(o.action == "ran" for o in out)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from xrbench.baselines.recommenders import ItemKNN
+from xrbench.baselines.recommenders import ItemKNN, positive_similarities, positive_similarities_dense
 from xrbench.data.schema import finalize
 from xrbench.data.split import make_split
 from xrbench.metrics.outputs import COMPRESSLEVEL, RecOutputs
@@ -69,7 +69,7 @@ def test_item_knn_refit_ranks_with_the_new_similarities():
     v1 = TrainView.build(ds1, make_split(ds1, "random", 0), 0)
     v2 = TrainView.build(ds2, make_split(ds2, "random", 0), 0)
     m = fitted_knn(v1, k=3)
-    m.scores(np.arange(4))  # builds the cached transposed similarities
+    m.scores(np.arange(4))  # builds the dense copy of the similarities
     m.bind(v2)
     m.fit(v2)
     users = np.arange(v2.n_users)
@@ -86,6 +86,103 @@ def test_item_knn_fidelity_interface_unchanged_by_ranking():
     after = [(m.neighbours_in_history(u, i), m.score_with_history(u, np.arange(5), None).tobytes())
              for u in range(0, view.n_users, 7) for i in range(0, view.n_items, 5)]
     assert before == after
+
+
+def dense_similarities(m: ItemKNN) -> np.ndarray:
+    """The dense items x items computation ``ItemKNN.fit`` made before its similarities became sparse blocks."""
+    E = m.E
+    B = E.copy()
+    B.data = np.ones_like(B.data)
+    E2 = E.copy()
+    E2.data = E.data * E.data
+    num, n_co, sq = (E.T @ E).toarray(), (B.T @ B).toarray(), (E2.T @ B).toarray()
+    denom = np.sqrt(sq * sq.T)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sim = np.where(denom > 0, num / denom, 0.0)
+    sim *= n_co / (n_co + m.params["shrinkage"])
+    np.fill_diagonal(sim, 0.0)
+    return sim
+
+
+@pytest.mark.parametrize("block_entries", [1, 97, 1 << 23])
+def test_item_knn_sparse_block_similarities_equal_the_dense_computation_bit_for_bit(block_entries, monkeypatch):
+    monkeypatch.setattr(ItemKNN, "BLOCK_ENTRIES", block_entries)
+    for seed, shrinkage in ((0, 2.0), (1, 100.0)):
+        ds = small_dataset(seed=seed)
+        view = TrainView.build(ds, make_split(ds, "random", seed), seed)
+        m = fitted_knn(view, k=3, shrinkage=shrinkage)
+        ref = dense_similarities(m)
+        assert (ref < 0).any() and (ref > 0).any()
+        want = np.where(ref > 0, ref, 0.0).tobytes()
+        sparse = positive_similarities(m.E, shrinkage, block_entries)
+        assert sparse.toarray().tobytes() == want
+        assert (sparse.data > 0).all() and sparse.has_sorted_indices
+        assert (sparse != sparse.T).nnz == 0  # symmetric: rows serve as columns when ranking
+        assert positive_similarities_dense(m.E, shrinkage, block_entries).tobytes() == want
+        assert m._dense[0].tobytes() == want and (m.sim_pos != sparse).nnz == 0  # what the model keeps
+
+
+@pytest.mark.parametrize("k", [1, 3, 40])
+def test_item_knn_sparse_ranking_path_equals_the_dense_path(k, monkeypatch):
+    ds = small_dataset()
+    view = TrainView.build(ds, make_split(ds, "random", 0), 0)
+    users = np.arange(view.n_users)
+    dense = fitted_knn(view, k=k, shrinkage=2.0)
+    monkeypatch.setattr(ItemKNN, "DENSE_ITEMS", 0)  # above the limit: rows gathered from the sparse matrix
+    sparse = fitted_knn(view, k=k, shrinkage=2.0)
+    assert sparse.scores(users).tobytes() == dense.scores(users).tobytes() == loop_scores(dense, users).tobytes()
+    assert sparse._dense is None
+    for u in range(0, view.n_users, 5):
+        for i in range(0, view.n_items, 4):
+            assert sparse.neighbours_in_history(u, i) == dense.neighbours_in_history(u, i)
+        items = np.arange(0, view.n_items, 3)
+        assert sparse.score_with_history(u, items, None).tobytes() == dense.score_with_history(u, items, None).tobytes()
+
+
+def test_item_knn_never_allocates_an_items_by_items_matrix_above_its_dense_limit(monkeypatch):
+    """3,000 items, 1,500 users with 4-12 ratings each: a dense similarity matrix would be 72 MB; the
+    blocked sparse fit and ranking stay under a third of that (numpy and scipy allocations traced)."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    rows = [(f"u{u}", f"i{i}", float(rng.integers(1, 6)), t) for u in range(1500)
+            for t, i in enumerate(rng.choice(3000, size=int(rng.integers(4, 13)), replace=False))]
+    ds = finalize("wide", pd.DataFrame(rows, columns=["user", "item", "rating", "timestamp"]), None, None,
+                  rating_min=1, rating_max=5, source="mem", file_hash="wide", card={}, stats={})
+    view = TrainView.build(ds, make_split(ds, "random", 0), 0)
+    dense_bytes = 8 * view.n_items ** 2
+    monkeypatch.setattr(ItemKNN, "DENSE_ITEMS", 1000)
+    monkeypatch.setattr(ItemKNN, "BLOCK_ENTRIES", 1 << 18)
+    tracemalloc.start()
+    try:
+        m = fitted_knn(view)
+        top = m.rank(np.arange(200), 10)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert view.n_items > 2900 and len(top) == 200 and m.sim_pos.nnz > 0
+    assert peak < dense_bytes / 3, (peak, dense_bytes)
+
+
+@pytest.mark.parametrize("k", [1, 10, 44, 60])
+def test_shared_score_ranking_equals_ranking_each_row(k):
+    """most-pop ranks from one global order (``Recommender.shared_scores``): the same lists, ties by item
+    index, as ranking every user's row with the seen items removed, also for users who saw all but a few."""
+    from xrbench.baselines.recommenders import MostPop
+
+    ds = small_dataset()
+    view = TrainView.build(ds, make_split(ds, "random", 0), 0)
+    m = MostPop()
+    m.bind(view)
+    m.fit(view)
+    users = np.arange(view.n_users)
+    assert len(np.unique(m.counts)) < view.n_items  # tied counts
+    assert any(view.n_items - len(view.seen[u]) < k for u in users) or k < 44
+    fast = m.rank(users, k)
+    m.shared_scores = lambda: None
+    slow = m.rank(users, k)
+    assert [r.tolist() for r in fast] == [r.tolist() for r in slow]
+    assert all(r.dtype == np.int64 for r in fast)
 
 
 def test_cached_ids_equal_rebuilt_ids():

@@ -29,10 +29,11 @@ parse, and the Arrow cache written when ``datasets`` is installed), one for the 
 ``split`` (:func:`make_split`, random 80/10/10), ``view`` (:meth:`TrainView.build`), and per recommender
 ``fit:NAME``, ``rank:NAME`` (as the recommend task: the test rows' predictions and the top-20 unseen items of
 every test user over all items, :meth:`Recommender.rank`) and ``metrics:NAME`` (the task's
-:class:`RecOutputs`, then :func:`xrbench.scoring.score` of ndcg/recall/precision/mrr/hit at 5, 10, 20 with
-their bootstrap). Recommenders: ``bias``, ``most-pop``, ``biased-mf`` (``max_epochs`` ``--mf-epochs``, 1) and
-``item-knn`` where its dense items x items matrices fit (n_items <= ``--knn-max-items``, 6000: its fit holds
-about 8 such float64 matrices; skipped with a note above that). Stage times are wall seconds of that call;
+:class:`RecOutputs`, then :func:`xrbench.scoring.score` of ndcg/recall/precision/mrr/hit at 5, 10, 20 and
+the popularity metrics arp/aplt/gini/coverage/poplift, with their bootstrap). Recommenders: ``bias``, ``most-pop``, ``biased-mf`` (``max_epochs`` ``--mf-epochs``, 1) and
+``item-knn`` (its similarities are sparse, computed in blocks of item rows: fitted at every size; ranked only
+up to ``--knn-max-items``, 6000 items, because its ranking costs test users x items x rated items: a note
+says so above that). Stage times are wall seconds of that call;
 ``peak_rss_mb`` is the process's largest resident set during the stage (Linux: the kernel's high-water mark
 ``VmHWM``, reset at each stage's start through /proc/self/clear_refs; elsewhere sampled every 5 ms), and
 ``process_peak_rss_mb`` the process's largest so far (not ``ru_maxrss``: a child forked from a large parent
@@ -67,6 +68,7 @@ DEFAULT_SIZES = (100_000, 1_000_000, 10_000_000)
 #: the recommend task's default cutoffs; the lists are ranked to the largest
 CUTOFFS = (5, 10, 20)
 FAMILIES = ("ndcg", "recall", "precision", "mrr", "hit")
+POPULARITY = ("arp", "aplt", "gini", "coverage", "poplift")  # read the top-10 lists and train counts only
 METHODS = ("bias", "most-pop", "biased-mf", "item-knn")
 #: the stages the 10M target covers (load + split + bias + most-pop + ranking metrics over all items)
 CORE_STAGES = ("load_first", "load_cached", "split", "view", "fit:bias", "rank:bias", "metrics:bias",
@@ -402,21 +404,23 @@ def child_pipeline(path: Path, emit: Callable[[dict[str, Any]], None], *, seed: 
     uidx = test["user"].map(view.user_index).to_numpy(dtype=np.int64)
     iidx = test["item"].map(view.item_index).to_numpy(dtype=np.int64)
     eval_users = np.unique(uidx)
-    keys = tuple(f"{f}@{k}" for f in FAMILIES for k in CUTOFFS)
+    keys = tuple(f"{f}@{k}" for f in FAMILIES for k in CUTOFFS) + POPULARITY
     params = {"biased-mf": {"max_epochs": mf_epochs, "patience": 1}}
     for name in methods:
-        if name == "item-knn" and view.n_items > knn_max_items:
-            gb = 8 * 8 * view.n_items ** 2 / 1e9
-            for what in ("fit", "rank", "metrics"):
-                st.skip(f"{what}:{name}", f"{view.n_items} items > --knn-max-items {knn_max_items}: item-knn's fit "
-                        f"holds about 8 dense items x items float64 matrices (~{gb:.1f} GB)")
-            continue
         model = REGISTRY.get("recommender", name)(**params.get(name, {}))
         with st.stage(f"fit:{name}") as row:
             model.bind(view)
             model.fit(view)
             if isinstance(getattr(model, "history", None), list):  # biased-mf: validation RMSE per epoch
                 row["epochs"] = len(model.history)
+            if name == "item-knn":
+                row["positive_similarities"] = int(model.sim_pos.nnz)
+        if name == "item-knn" and view.n_items > knn_max_items:
+            for what in ("rank", "metrics"):
+                st.skip(f"{what}:{name}", f"{view.n_items} items > --knn-max-items {knn_max_items}: item-knn's "
+                        "ranking costs test users x items x rated items")
+            del model
+            continue
         with st.stage(f"rank:{name}", users=len(eval_users), items=view.n_items):  # as the recommend task
             preds = np.asarray(model.predict(uidx, iidx), dtype=float) if model.predicts_ratings else None
             top = model.rank(eval_users, max(CUTOFFS), exclude_seen=True)
@@ -712,7 +716,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--workdir", type=Path, help="where the temporary data files go (default: the temp folder)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--mf-epochs", type=int, default=1, help="biased-mf's max_epochs (a fixed number)")
-    ap.add_argument("--knn-max-items", type=int, default=6000, help="run item-knn only up to this many items")
+    ap.add_argument("--knn-max-items", type=int, default=6000, help="rank with item-knn only up to this many items (it is fitted at every size)")
     ap.add_argument("--methods", default=",".join(METHODS),
                     help=f"the recommenders, comma-separated (default {','.join(METHODS)})")
     ap.add_argument("--child", choices=("first", "pipeline", "amazon_load_first", "amazon_load_cached"),
