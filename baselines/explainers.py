@@ -96,11 +96,10 @@ class NeighbourTemplate(Explainer):
         return out
 
 
-@functools.lru_cache(maxsize=1 << 14)  # ~10 kB an entry for a 120-word review: at most ~160 MB
-def _token_counts(text: str) -> Counter[str]:
-    """Token counts of a review (first-occurrence order); every seed's split reads the same reviews.
-    Shared: callers only read it (``Counter.update(it)``), never modify it."""
-    return Counter(aspects.tokens(text))
+@functools.lru_cache(maxsize=1 << 14)  # ~2 kB an entry for a 120-word review: at most ~35 MB
+def _review_tokens(text: str) -> tuple[str, ...]:
+    """The tokens of a review, in order; every seed's split reads the same reviews."""
+    return tuple(aspects.tokens(text))
 
 
 class Retrieval(Explainer):
@@ -134,11 +133,13 @@ class Retrieval(Explainer):
         n_docs = max(len(docs), 1)
         self.idf = {t: math.log((1 + n_docs) / (1 + c)) + 1 for t, c in df.items()}
         self.sent_vecs = [self._vec(d) for d in docs]
-        profiles: dict[int, Counter[str]] = {}  # a user's token counts over all their training reviews, in
-        for u, t in zip(tr["uidx"].to_numpy(), tr["text"].tolist()):  # order of first occurrence
+        # a user's token counts over all their training reviews, in order of first occurrence (one Counter
+        # over the reviews' tokens in order: the counts and key order that updating it review by review gives)
+        streams: dict[int, list[str]] = {}
+        for u, t in zip(tr["uidx"].to_numpy(), tr["text"].tolist()):
             if isinstance(t, str):
-                profiles.setdefault(int(u), Counter()).update(_token_counts(t))
-        self.profiles = {u: self._weights(tf) for u, tf in profiles.items()}
+                streams.setdefault(int(u), []).extend(_review_tokens(t))
+        self.profiles = {u: self._weights(Counter(toks)) for u, toks in streams.items()}
         self.by_item: dict[int, list[int]] = {}
         for k, i in enumerate(item_of):
             self.by_item.setdefault(i, []).append(k)
