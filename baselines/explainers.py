@@ -96,7 +96,7 @@ class NeighbourTemplate(Explainer):
         return out
 
 
-@functools.lru_cache(maxsize=1 << 14)  # ~2 kB an entry for a 120-word review: at most ~35 MB
+@functools.lru_cache(maxsize=1 << 14)  # ~8 kB an entry (the tuple and its strings) for a 128-token review: ~130 MB
 def _review_tokens(text: str) -> tuple[str, ...]:
     """The tokens of a review, in order; every seed's split reads the same reviews."""
     return tuple(aspects.tokens(text))
@@ -133,13 +133,13 @@ class Retrieval(Explainer):
         n_docs = max(len(docs), 1)
         self.idf = {t: math.log((1 + n_docs) / (1 + c)) + 1 for t, c in df.items()}
         self.sent_vecs = [self._vec(d) for d in docs]
-        # a user's token counts over all their training reviews, in order of first occurrence (one Counter
-        # over the reviews' tokens in order: the counts and key order that updating it review by review gives)
-        streams: dict[int, list[str]] = {}
+        # a user's token counts over all their training reviews, in order of first occurrence (counted from
+        # each review's tokens in order, in C: Counter.update of a sequence, not of another Counter)
+        profiles: dict[int, Counter[str]] = {}
         for u, t in zip(tr["uidx"].to_numpy(), tr["text"].tolist()):
             if isinstance(t, str):
-                streams.setdefault(int(u), []).extend(_review_tokens(t))
-        self.profiles = {u: self._weights(Counter(toks)) for u, toks in streams.items()}
+                profiles.setdefault(int(u), Counter()).update(_review_tokens(t))
+        self.profiles = {u: self._weights(tf) for u, tf in profiles.items()}
         self.by_item: dict[int, list[int]] = {}
         for k, i in enumerate(item_of):
             self.by_item.setdefault(i, []).append(k)

@@ -75,28 +75,27 @@ class MostPop(Recommender):
     def scores(self, users: np.ndarray) -> np.ndarray:
         return np.broadcast_to(self.counts, (len(users), len(self.counts)))
 
-    def shared_scores(self) -> np.ndarray:
+    def shared_scores(self) -> np.ndarray | None:
+        if type(self).scores is not MostPop.scores:  # a subclass that scores users differently
+            return None
         return self.counts
 
 
-def positive_similarity_blocks(E: sp.csr_matrix, shrinkage: float,
+def positive_similarity_blocks(u: np.ndarray, i: np.ndarray, e: np.ndarray, shape: tuple[int, int], shrinkage: float,
                                block_entries: int = 1 << 23) -> Iterator[tuple[int, int, np.ndarray]]:
     """max(sim, 0) of ``ItemKNN``, item rows a:b at a time: yields (a, b, rows a:b x all items, dense).
 
     sim(i, j) = sum(e_ui e_uj) / sqrt(sum e_ui^2 * sum e_uj^2) * n_ij / (n_ij + shrinkage), sums over the
-    users who rated both (E: users x items residuals), 0 on the diagonal. Each block is a sparse product of
+    users who rated both (the residuals e of the training rows (u, i); a pair rated twice counts twice in
+    n_ij and the squares, and its residuals are summed in E), 0 on the diagonal. Each block is a sparse product of
     the block's columns with all of E, so memory is O(block x items), never a dense items x items matrix
     unless the caller keeps one. Each entry is the same sum, in the same user order, as the full product
     ``(E.T @ E).toarray()`` gives, so the values are bit for bit those of the dense computation (a test
     compares them), and sim is exactly symmetric (the same products summed in the same order)."""
-    n_items = E.shape[1]
-    E = E.tocsr()
-    if not E.has_sorted_indices:  # a copy: the caller's matrix keeps its order
-        E = E.sorted_indices()
-    ones = E.copy()
-    ones.data = np.ones_like(ones.data)
-    E2 = E.copy()
-    E2.data = E.data * E.data
+    n_items = shape[1]
+    E = sp.csr_matrix((e, (u, i)), shape=shape)  # canonical: column indices sorted, repeated pairs summed
+    ones = sp.csr_matrix((np.ones_like(e), (u, i)), shape=shape)
+    E2 = sp.csr_matrix((e * e, (u, i)), shape=shape)
     Ec, Bc, E2c = E.tocsc(), ones.tocsc(), E2.tocsc()
     step = max(1, block_entries // max(n_items, 1))
     for a in range(0, n_items, step):
@@ -115,13 +114,18 @@ def positive_similarity_blocks(E: sp.csr_matrix, shrinkage: float,
         sim[np.arange(b - a), np.arange(a, b)] = 0.0
         sim[~(sim > 0)] = 0.0
         yield a, b, sim
+        del sim  # not held while the next block is computed
 
 
-def positive_similarities(E: sp.csr_matrix, shrinkage: float, block_entries: int = 1 << 23) -> sp.csr_matrix:
+def positive_similarities(u: np.ndarray, i: np.ndarray, e: np.ndarray, shape: tuple[int, int], shrinkage: float,
+                          block_entries: int = 1 << 23) -> sp.csr_matrix:
     """:func:`positive_similarity_blocks` as one sparse symmetric items x items matrix (positive values only,
     column indices sorted); memory O(block x items + stored entries)."""
-    n_items = E.shape[1]
-    blocks = [sp.csr_matrix(sim) for _, _, sim in positive_similarity_blocks(E, shrinkage, block_entries)]
+    n_items = shape[1]
+    blocks = []
+    for _, _, sim in positive_similarity_blocks(u, i, e, shape, shrinkage, block_entries):
+        blocks.append(sp.csr_matrix(sim))
+        del sim
     if not blocks:
         return sp.csr_matrix((n_items, n_items))
     out = sp.vstack(blocks, format="csr")
@@ -129,14 +133,15 @@ def positive_similarities(E: sp.csr_matrix, shrinkage: float, block_entries: int
     return out
 
 
-def positive_similarities_dense(E: sp.csr_matrix, shrinkage: float, block_entries: int = 1 << 23) -> np.ndarray:
+def positive_similarities_dense(u: np.ndarray, i: np.ndarray, e: np.ndarray, shape: tuple[int, int],
+                                shrinkage: float, block_entries: int = 1 << 23) -> np.ndarray:
     """:func:`positive_similarity_blocks` as one dense items x items array (for few items)."""
-    n_items = E.shape[1]
+    n_items = shape[1]
+    blocks = positive_similarity_blocks(u, i, e, shape, shrinkage, block_entries)
     if n_items * n_items <= block_entries:  # one block: keep it
-        return next((sim for _, _, sim in positive_similarity_blocks(E, shrinkage, block_entries)),
-                    np.zeros((n_items, n_items)))
+        return next((sim for _, _, sim in blocks), np.zeros((n_items, n_items)))
     out = np.empty((n_items, n_items))
-    for a, b, sim in positive_similarity_blocks(E, shrinkage, block_entries):
+    for a, b, sim in blocks:
         out[a:b] = sim
     return out
 
@@ -156,7 +161,8 @@ class ItemKNN(Recommender):
     def default_params(cls) -> dict[str, Any]:
         return {"k": 40, "shrinkage": 100.0, "reg_user": 15.0, "reg_item": 10.0}
 
-    #: similarity entries computed at once (rows of a block x all items; 8 bytes each, about 6 arrays live: 400 MB)
+    #: similarity entries computed at once (rows of a block x all items; 8 bytes each; about 12 such arrays
+    #: live at once while a block is computed, ~0.8 GB, on top of what is kept)
     BLOCK_ENTRIES = 1 << 23
     #: up to this many items the positive similarities are kept dense (at most 5000^2 x 9 bytes = 225 MB) for
     #: faster ranking; above it they are a sparse matrix whose rows ranking gathers (same values, same bits)
@@ -172,11 +178,19 @@ class ItemKNN(Recommender):
         self.E = sp.csr_matrix((e, (u, i)), shape=shape)
         self._sim_pos = None
         self._dense = None  # (max(sim, 0), its > 0 mask as bytes) up to DENSE_ITEMS items
+        args = (u, i, e, shape, self.params["shrinkage"], self.BLOCK_ENTRIES)
         if view.n_items <= self.DENSE_ITEMS:
-            pos = positive_similarities_dense(self.E, self.params["shrinkage"], self.BLOCK_ENTRIES)
+            pos = positive_similarities_dense(*args)
             self._dense = (pos, (pos > 0).view(np.uint8))
         else:
-            self._sim_pos = positive_similarities(self.E, self.params["shrinkage"], self.BLOCK_ENTRIES)
+            self._sim_pos = positive_similarities(*args)
+
+    @property
+    def n_positive_similarities(self) -> int:
+        """How many (i, j) pairs have a positive similarity (without building the sparse matrix)."""
+        if self._sim_pos is not None:
+            return int(self._sim_pos.nnz)
+        return int(np.count_nonzero(self._dense[1]))
 
     @property
     def sim_pos(self) -> sp.csr_matrix:

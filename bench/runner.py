@@ -172,27 +172,31 @@ class Runner:
         try:
             remote = getattr(self.executor, "run_specs", None)
             if remote is not None:
-                return self._run_parallel(remote, specs, one, done)
+                return self._run_parallel(remote, specs, done)
             return list(self.executor.map(one, specs))
         finally:
             bar.close()
 
     def _run_parallel(self, remote: Callable[..., list[Outcome]], specs: list[RunSpec],
-                      one: Callable[[RunSpec], Outcome], done: Callable[[RunSpec], None]) -> list[Outcome]:
-        """The specs through a parallel executor's ``run_specs``, each folder once: a spec whose folder an
-        earlier spec of the command already has (the same run named twice, e.g. by two suites) waits, then
-        runs here as the sequential executor would run it (reused, or rerun under ``--overwrite always``),
-        so two workers never write one folder at once. Outcomes in the specs' order."""
-        seen: set[Path] = set()
-        first, again = [], []
+                      done: Callable[[RunSpec], None]) -> list[Outcome]:
+        """The specs through a parallel executor's ``run_specs``, in waves that hold each run folder once: a
+        spec whose folder an earlier spec of the command already has (the same run named twice, e.g. by two
+        suites) goes in the next wave, after the first has finished, so two workers never write one folder
+        at once and the repeat is reused (or rerun under ``--overwrite always``) as in a sequential run.
+        Outcomes in the specs' order."""
+        waves: list[list[int]] = []
+        seen: dict[Path, int] = {}
         for k, spec in enumerate(specs):
             folder = spec.folder(self.out)
-            (again if folder in seen else first).append(k)
-            seen.add(folder)
-        outcomes: dict[int, Outcome] = dict(zip(first, remote(self, [specs[k] for k in first], done)))
-        for k in again:
-            outcomes[k] = one(specs[k])
-        return [outcomes[k] for k in sorted(outcomes)]
+            w = seen.get(folder, -1) + 1
+            seen[folder] = w
+            if w == len(waves):
+                waves.append([])
+            waves[w].append(k)
+        outcomes: dict[int, Outcome] = {}
+        for wave in waves:
+            outcomes.update(zip(wave, remote(self, [specs[k] for k in wave], done)))
+        return [outcomes[k] for k in range(len(specs))]
 
     def run_checked(self, spec: RunSpec) -> Outcome:
         """:meth:`run_one`, with a failure to write ``--out`` turned into one clear error."""

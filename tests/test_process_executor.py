@@ -96,7 +96,7 @@ def test_the_first_error_kills_the_runs_still_going(tmp_path):
 @pytest.mark.parametrize("overwrite", ["never", "always"])
 def test_the_same_run_named_twice_is_run_once_by_the_workers(tmp_path, overwrite):
     """Two identical specs in one command never run in two workers at once (they would write one folder):
-    the second waits and runs in the driver as the sequential executor runs it."""
+    the repeat goes to the workers in a later wave and is reused or rerun as the sequential executor would."""
     from xrbench.api import run_specs
     from xrbench.executors import ProcessExecutor
     from xrbench.specs import DatasetSpec, MethodSpec, RunSpec
@@ -112,20 +112,21 @@ def test_the_same_run_named_twice_is_run_once_by_the_workers(tmp_path, overwrite
     assert len(list((tmp_path / "par").rglob(RECORD_FILE))) == 2
 
 
-def test_a_parallel_executor_is_handed_each_folder_once(tmp_path):
+def test_a_parallel_executor_gets_each_folder_once_a_wave(tmp_path):
     from xrbench.api import run_specs
     from xrbench.runner import SequentialExecutor
     from xrbench.specs import DatasetSpec, MethodSpec, RunSpec
 
     class Recording(SequentialExecutor):
-        handed: list = []
+        def __init__(self):
+            self.waves = []
 
         def run_specs(self, runner, specs, done):
-            self.handed.extend(specs)
+            self.waves.append(list(specs))
             return [runner.run_checked(s) for s in specs]
 
-    a, b = (RunSpec(DatasetSpec("ml-100k"), MethodSpec("recommender", "bias"), s) for s in (0, 1))
+    a, b, c = (RunSpec(DatasetSpec("ml-100k"), MethodSpec("recommender", "bias"), s) for s in (0, 1, 2))
     ex = Recording()
-    out = run_specs([a, b, a, b, a], out=tmp_path / "o", executor=ex, progress=False, overwrite="always")
-    assert ex.handed == [a, b]
-    assert [o.spec for o in out] == [a, b, a, b, a] and all(o.action == "ran" for o in out)
+    out = run_specs([a, b, a, c, b, a], out=tmp_path / "o", executor=ex, progress=False, overwrite="always")
+    assert ex.waves == [[a, b, c], [a, b], [a]]
+    assert [o.spec for o in out] == [a, b, a, c, b, a] and all(o.action == "ran" for o in out)

@@ -88,13 +88,22 @@ def test_item_knn_fidelity_interface_unchanged_by_ranking():
     assert before == after
 
 
-def dense_similarities(m: ItemKNN) -> np.ndarray:
-    """The dense items x items computation ``ItemKNN.fit`` made before its similarities became sparse blocks."""
-    E = m.E
-    B = E.copy()
-    B.data = np.ones_like(B.data)
-    E2 = E.copy()
-    E2.data = E.data * E.data
+def residuals(m: ItemKNN, view: TrainView) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The training rows' (user, item, residual), as ``ItemKNN.fit`` computes them."""
+    tr = view.train
+    u, i, r = tr["uidx"].to_numpy(), tr["iidx"].to_numpy(), tr["rating"].to_numpy(float)
+    return u, i, r - (m.mu + m.bu[u] + m.bi[i])
+
+
+def dense_similarities(m: ItemKNN, view: TrainView) -> np.ndarray:
+    """The dense items x items computation ``ItemKNN.fit`` made before its similarities became blocks."""
+    import scipy.sparse as sp
+
+    u, i, e = residuals(m, view)
+    shape = (view.n_users, view.n_items)
+    E = sp.csr_matrix((e, (u, i)), shape=shape)
+    B = sp.csr_matrix((np.ones_like(e), (u, i)), shape=shape)
+    E2 = sp.csr_matrix((e * e, (u, i)), shape=shape)
     num, n_co, sq = (E.T @ E).toarray(), (B.T @ B).toarray(), (E2.T @ B).toarray()
     denom = np.sqrt(sq * sq.T)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -104,22 +113,40 @@ def dense_similarities(m: ItemKNN) -> np.ndarray:
     return sim
 
 
+def with_repeated_pairs(seed: int):
+    """``small_dataset`` with every 7th rating given again by the same user at another rating (NLG4RS and
+    ``finalize`` keep such repeats): a repeated pair counts twice in n_ij and in the sums of squares."""
+    ds = small_dataset(seed=seed)
+    inter = ds.interactions
+    again = inter.iloc[::7].copy()
+    again["rating"] = 6.0 - again["rating"]
+    again["timestamp"] = again["timestamp"] + 10**7
+    both = pd.concat([inter[["user", "item", "rating", "timestamp"]], again[["user", "item", "rating", "timestamp"]]],
+                     ignore_index=True)
+    return finalize(f"rep{seed}", both, None, None, rating_min=1, rating_max=5, source="mem", file_hash=f"r{seed}",
+                    card={}, stats={})
+
+
 @pytest.mark.parametrize("block_entries", [1, 97, 1 << 23])
 def test_item_knn_sparse_block_similarities_equal_the_dense_computation_bit_for_bit(block_entries, monkeypatch):
     monkeypatch.setattr(ItemKNN, "BLOCK_ENTRIES", block_entries)
-    for seed, shrinkage in ((0, 2.0), (1, 100.0)):
-        ds = small_dataset(seed=seed)
+    for seed, shrinkage, make in ((0, 2.0, small_dataset), (1, 100.0, small_dataset), (2, 2.0, with_repeated_pairs)):
+        ds = make(seed=seed)
         view = TrainView.build(ds, make_split(ds, "random", seed), seed)
+        if make is with_repeated_pairs:
+            assert view.train.duplicated(["uidx", "iidx"]).any()
         m = fitted_knn(view, k=3, shrinkage=shrinkage)
-        ref = dense_similarities(m)
+        ref = dense_similarities(m, view)
         assert (ref < 0).any() and (ref > 0).any()
         want = np.where(ref > 0, ref, 0.0).tobytes()
-        sparse = positive_similarities(m.E, shrinkage, block_entries)
+        args = (*residuals(m, view), (view.n_users, view.n_items), shrinkage, block_entries)
+        sparse = positive_similarities(*args)
         assert sparse.toarray().tobytes() == want
         assert (sparse.data > 0).all() and sparse.has_sorted_indices
         assert (sparse != sparse.T).nnz == 0  # symmetric: rows serve as columns when ranking
-        assert positive_similarities_dense(m.E, shrinkage, block_entries).tobytes() == want
+        assert positive_similarities_dense(*args).tobytes() == want
         assert m._dense[0].tobytes() == want and (m.sim_pos != sparse).nnz == 0  # what the model keeps
+        assert m.n_positive_similarities == sparse.nnz
 
 
 @pytest.mark.parametrize("k", [1, 3, 40])

@@ -2,7 +2,7 @@
 the records' bootstrap replicates (paired resamples of the same units, seeded by the units), per seed.
 
 Usage:  python tests/bench/paired_rows.py RESULTS "LABEL A" "LABEL B" [METRIC ...]
-e.g.    python tests/bench/paired_rows.py leaderboards/explain template "peter[epochs=20]" bleu1 rouge_l
+e.g.    python tests/bench/paired_rows.py leaderboards/explain template "peter[epochs=20]" bleu1 rougeL_f
 
 One line per (dataset, seed, metric): both values, B - A, the interval, and the verdict ("B better",
 "A better", "no significant difference"; "B higher"/"B lower" for a metric with no better side), or why
@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from xrbench.compare import load_folder, paired_interval, replicates, worse_sign
+from xrbench.errors import XRBenchError
 
 
 def main(argv: list[str]) -> int:
@@ -21,7 +22,11 @@ def main(argv: list[str]) -> int:
         print(__doc__.split("\n\n")[1], file=sys.stderr)
         return 2
     folder, a, b, keys = Path(argv[0]), argv[1], argv[2], argv[3:]
-    recs = load_folder(folder)
+    try:
+        recs = load_folder(folder)
+    except XRBenchError as exc:
+        print(f"paired_rows: {exc}", file=sys.stderr)
+        return 2
     pairs = sorted((ds, task, seed) for (ds, task, label, seed) in recs if label == a
                    and (ds, task, b, seed) in recs)
     if not pairs:

@@ -414,7 +414,7 @@ def child_pipeline(path: Path, emit: Callable[[dict[str, Any]], None], *, seed: 
             if isinstance(getattr(model, "history", None), list):  # biased-mf: validation RMSE per epoch
                 row["epochs"] = len(model.history)
             if name == "item-knn":
-                row["positive_similarities"] = int(model.sim_pos.nnz)
+                row["positive_similarities"] = model.n_positive_similarities
         if name == "item-knn" and view.n_items > knn_max_items:
             for what in ("rank", "metrics"):
                 st.skip(f"{what}:{name}", f"{view.n_items} items > --knn-max-items {knn_max_items}: item-knn's "

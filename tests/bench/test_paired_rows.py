@@ -29,7 +29,9 @@ def test_verdicts_follow_the_paired_interval_on_the_committed_board():
     assert lines[2].endswith("B higher (the metric has no better side)")  # retrieval writes 30 words, template 13
 
 
-def test_unknown_label_is_one_clear_error():
+def test_unknown_label_or_folder_is_one_clear_error(tmp_path):
     p = run(str(BOARD), "template", "nope")
     assert p.returncode == 2 and "no dataset and seed has both 'template' and 'nope'" in p.stderr
     assert "Traceback" not in p.stderr
+    p = run(str(tmp_path), "template", "retrieval")
+    assert p.returncode == 2 and "no records" in p.stderr and "Traceback" not in p.stderr
