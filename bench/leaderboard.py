@@ -146,6 +146,8 @@ class Board:
     suite: str = ""  # the suite that made the records (records' provenance, or the committed board's folder)
     #: method -> seed -> its learning curve rows (``xrbench.curves``), for the records whose folder was given
     curves: dict[str, dict[int, list[dict]]] = field(default_factory=dict)
+    #: rows shown but never ranked, marked best or tested (the task's ``unranked_methods``, e.g. oracle inputs)
+    unranked: frozenset[str] = frozenset()
 
     @property
     def title(self) -> str:
@@ -258,9 +260,11 @@ def build(records: list[RunRecord], folders: Sequence[Path | None] | None = None
         board = Board(task, dataset, methods, keys, cells, dict(seeds), notes, missing)
         made_by = {str((r.provenance or {}).get("suite", "")) for r in recs}
         board.suite = made_by.pop() if len(made_by) == 1 else ""
+        owner = task_of(task)
+        if owner is not None and hasattr(owner, "unranked_methods"):
+            board.unranked = frozenset(owner.unranked_methods(recs))
         _rank_columns(board)
         board.curves = _curves(recs, folder_of)
-        owner = task_of(task)
         if owner is not None:
             board.notes.extend(owner.board_notes(board, recs))
             board.sections = owner.board_sections(board, recs)
@@ -317,7 +321,8 @@ def _comparable(cells: dict[str, Cell]) -> list[str]:
 def _rank_column(board: Board, k: str) -> bool:
     """Rank the comparable methods of column k (equal means share a rank and are all best) and mark the
     cells; False when fewer than two methods are comparable (no ranks, no marks)."""
-    scored = {m: c for m in board.methods for c in (board.cells[(m, k)],) if c.values and math.isfinite(c.mean)}
+    scored = {m: c for m in board.methods if m not in board.unranked
+              for c in (board.cells[(m, k)],) if c.values and math.isfinite(c.mean)}
     ranked = _comparable(scored)
     board.best_of[k] = None
     if len(ranked) < 2:

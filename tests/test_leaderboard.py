@@ -191,3 +191,24 @@ def test_a_method_entry_can_run_on_its_own_seeds(tmp_path):
     with pytest.raises(XRBenchError, match=r"methods.estimator\[0\].seeds"):
         parse_suite({"datasets": ["ml100k-semisynth"], "methods": {"estimator": [{"name": "ipw", "seeds": [-1]}]}},
                     "s.yaml")
+
+
+def test_a_row_given_the_test_answer_is_shown_but_never_ranked_or_marked():
+    """PETER+ (each test pair's reference feature as an input) must not become the best row nor the reference
+    of the other rows' paired tests: its values are shown plain and its average rank is a dash."""
+    import dataclasses
+
+    recs = [explain_rec("a", 1.0), explain_rec("b", 0.9), explain_rec("c", 0.2, name="peter+")]
+    oracle = dataclasses.replace(recs[2], provenance={"explain": {"oracle_feature": True}})
+    (plain,) = build(recs)
+    assert plain.best("bleu4") == "llm-few-shot[backbone=a,batch_size=32]"
+    boosted = dataclasses.replace(oracle, metrics={**oracle.metrics, "bleu4": 9.0})
+    (board,) = build([recs[0], recs[1], boosted])
+    label = boosted.method_label
+    assert board.best("bleu4") == "llm-few-shot[backbone=a,batch_size=32]"  # not the oracle's 9.0
+    assert board.cells[(label, "bleu4")].mark == "" and (label, "bleu4") not in board.ranks
+    assert board.avg_rank(label, board.keys) is None
+    md = render_markdown([board])
+    row = next(line for line in md.splitlines() if line.startswith(f"| {label}"))
+    assert "9.000" in row and "**" not in row and "*9" not in row
+    assert any("not ranked, marked or tested against" in n for n in board.notes)

@@ -149,3 +149,8 @@ class Task(ABC):
     def board_notes(self, board: Board, records: list[RunRecord]) -> list[str]:
         """Notes under the task's section (after the missing-value footnotes)."""
         return []
+
+    def unranked_methods(self, records: list[RunRecord]) -> set[str]:
+        """Rows shown with their values but left out of every ranking, best mark and paired test (e.g. rows
+        given the test answer as an input): they are not comparable with the others."""
+        return set()

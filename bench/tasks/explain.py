@@ -149,6 +149,9 @@ class ExplainTask(Task):
                               "(high-water mark reset at its start, earlier backbones released), tokens_per_s the "
                               "median over its timed batches")]
 
+    def unranked_methods(self, records: list[Any]) -> set[str]:
+        return oracle_rows(records)
+
     def board_notes(self, board: Any, records: list[Any]) -> list[str]:
         """How the cost columns were measured, with the machine's load while the runs went (a busy machine
         slows every cost column); which rows were given the test reference's feature; which were trained here."""
@@ -169,17 +172,22 @@ class ExplainTask(Task):
         return notes + [text]
 
 
+def oracle_rows(records: list[Any]) -> set[str]:
+    """The rows given each test pair's reference feature (PETER+'s setting)."""
+    return {r.method_label for r in records if r.status == "ok"
+            and ((r.provenance or {}).get("explain") or {}).get("oracle_feature")}
+
+
 def oracle_notes(records: list[Any]) -> list[str]:
     """A note naming the rows given each test pair's reference feature (PETER+'s setting) and the rows trained
     inside the harness (epochs, early stop, weights' hash in the record)."""
-    oracle = sorted({r.method_label for r in records if r.status == "ok"
-                     and ((r.provenance or {}).get("explain") or {}).get("oracle_feature")})
+    oracle = sorted(oracle_rows(records))
     trained = sorted({r.method_label for r in records if r.status == "ok" and (r.provenance or {}).get("training")})
     out = []
     if oracle:
         out.append(f"given the ground-truth feature: {', '.join(oracle)} — each test pair's reference feature is an "
                    "input (PETER+'s setting in the paper), so FMR/FCR and text scores of these rows are not comparable "
-                   "with the other rows'")
+                   "with the other rows': they are not ranked, marked or tested against")
     if trained:
         out.append(f"trained here: {', '.join(trained)} (on each seed's training rows, validated on its validation "
                    "rows, early-stopped within its epoch budget; epochs, why it stopped, losses and the weights' sha256 "
