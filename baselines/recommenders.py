@@ -199,16 +199,13 @@ class ItemKNN(Recommender):
             self._sim_pos = sp.csr_matrix(self._dense[0])
         return self._sim_pos
 
-    def _dense_rows(self) -> tuple[np.ndarray, np.ndarray] | None:
-        return self._dense
-
     def history(self, user: int) -> np.ndarray:
         """The items the user rated in training (the neighbourhood's possible inputs)."""
         return self.E.getrow(user).indices
 
     def _block(self, items: np.ndarray, rated: np.ndarray) -> np.ndarray:
         """S[i, c] = max(sim(items[i], rated[c]), 0), dense and C-ordered (from the dense copy when there is one)."""
-        dense = self._dense_rows()
+        dense = self._dense
         if dense is not None:
             return dense[0][np.ix_(items, rated)]
         return self.sim_pos[items][:, rated].toarray()
@@ -268,7 +265,7 @@ class ItemKNN(Recommender):
         n = len(rated)
         if n == 0:
             return np.zeros(n_items)
-        dense = self._dense_rows()
+        dense = self._dense
         if dense is not None:
             S = np.ascontiguousarray(dense[0][rated].T)  # S[i, c] = max(sim[i, rated[c]], 0) (sim is symmetric)
         else:

@@ -137,10 +137,9 @@ def _executor(a: argparse.Namespace) -> Any:
                             ("--ray-retries", a.ray_retries)):
             if value is not None:
                 raise XRBenchError(f"{flag} applies to --executor ray; add it, or leave {flag} out")
-    if a.executor == "process":
-        from .executors import ProcessExecutor
-        return ProcessExecutor(a.jobs)
-    if a.executor != "ray":
+        if a.executor == "process":
+            from .executors import ProcessExecutor
+            return ProcessExecutor(a.jobs)
         return None
     from .executors import MAX_RETRIES, RayExecutor
     return RayExecutor(address=a.ray_address, num_cpus=a.ray_cpus,

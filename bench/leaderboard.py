@@ -261,7 +261,7 @@ def build(records: list[RunRecord], folders: Sequence[Path | None] | None = None
         made_by = {str((r.provenance or {}).get("suite", "")) for r in recs}
         board.suite = made_by.pop() if len(made_by) == 1 else ""
         owner = task_of(task)
-        if owner is not None and hasattr(owner, "unranked_methods"):
+        if owner is not None:
             board.unranked = frozenset(owner.unranked_methods(recs))
         _rank_columns(board)
         board.curves = _curves(recs, folder_of)
