@@ -27,6 +27,12 @@ Training profiles (``train_profile=``): ``quick`` (default, for a CPU) trains on
 ``QUICK_PAIRS`` training pairs, one epoch per stage; ``full`` trains on every training pair for up to
 ``epochs`` epochs per stage with early stopping on the validation loss (``patience``), meant for a GPU.
 Optimiser: AdamW (the published code's), ``lr`` for the prompt stage and ``lr_full`` when the LM is trained.
+How the LM is trained (``finetune=``): ``full`` (default, the paper's) updates every weight; ``lora`` freezes them
+and trains LoRA adapters (Hu et al. 2022) on every linear layer of the LM instead, made by Hugging Face
+``peft`` (the ``xrbench[peft]`` extra): rank ``lora_r``, scaling ``lora_alpha / lora_r``, ``lora_dropout``;
+the adapters start as a no-op (B = 0), are seeded like every other weight, are saved in the checkpoints and
+enter the weights' sha256. Far fewer weights to update (2.44M, 1.8% of SmolLM2-135M's, at r = 8) is what lets a
+larger ``backbone=`` be prompt-tuned on one GPU or a CPU.
 Explanations are decoded greedily (``max_new_tokens``), cut to ``max_words`` words.
 """
 from __future__ import annotations
@@ -49,6 +55,9 @@ from .training import torch_threads
 log = logging.getLogger("xrbench")
 
 QUICK_PAIRS = 1000  # training pairs of the quick profile (a seeded sample)
+#: the params that only apply with finetune=lora (left out of the trained-model keys under finetune=full, so
+#: models trained before LoRA existed are still found in the cache)
+LORA_PARAMS = ("finetune", "lora_r", "lora_alpha", "lora_dropout")
 TRAINING_VERSION = "1"  # part of the checkpoint and cache keys: bump whenever training or the model changes
 
 
@@ -107,6 +116,12 @@ class PeplerCore(Explainer):
         "max_words": Param(ge=1, doc="explanations are cut to this many words (training and output)"),
         "max_new_tokens": Param(ge=1), "gen_batch": Param(ge=1), "n_features": Param(ge=1),
         "clip": Param(gt=0), "threads": Param(ge=0, doc="torch threads (0: the process setting)"),
+        "finetune": Param(choices=("full", "lora"), doc="how the LM is trained: full (every weight, the paper's) or "
+                                                        "lora (peft LoRA adapters on its linear layers; the "
+                                                        "xrbench[peft] extra)"),
+        "lora_r": Param(ge=1, doc="finetune=lora: the adapters' rank"),
+        "lora_alpha": Param(gt=0, doc="finetune=lora: the adapters' scaling is lora_alpha / lora_r"),
+        "lora_dropout": Param(ge=0, lt=1, doc="finetune=lora: dropout on the adapters' input"),
     }
 
     @classmethod
@@ -114,7 +129,8 @@ class PeplerCore(Explainer):
         return {"backbone": "smollm2-135m", "strategy": "sequential", "rating_head": "mlp", "lambda_rating": 0.01,
                 "lambda_causal": 1.0, "train_profile": "quick", "train_pairs": 0, "epochs": 100, "patience": 3,
                 "lr": 1e-3, "lr_full": 1e-4, "batch_size": 16, "max_words": 20, "max_new_tokens": 32,
-                "gen_batch": 32, "n_features": 3, "clip": 1.0, "threads": 0}
+                "gen_batch": 32, "n_features": 3, "clip": 1.0, "threads": 0,
+                "finetune": "full", "lora_r": 8, "lora_alpha": 16.0, "lora_dropout": 0.0}
 
     workdir: Path | None = None
 
@@ -247,9 +263,59 @@ class PeplerCore(Explainer):
         return [("full", p["lr_full"])]
 
     def _set_trainable(self, stage: str) -> list[Any]:
+        """Stage ``prompt``: the prompt vectors (and rating head); stage ``full``: also the LM's weights, or
+        under finetune=lora only its adapters."""
+        lora = self.params["finetune"] == "lora"
         for name, q in self.net.named_parameters():
-            q.requires_grad_(stage == "full" or not name.startswith("lm."))
+            in_lm = name.startswith("lm.")
+            q.requires_grad_(not in_lm or (stage == "full" and (not lora or ".lora_" in name)))
         return [q for q in self.net.parameters() if q.requires_grad]
+
+    def _add_adapters(self, lm: Any) -> Any:
+        """finetune=lora: peft's LoRA adapters injected into every linear layer of ``lm`` (in place)."""
+        try:
+            from peft import LoraConfig, inject_adapter_in_model
+        except ImportError:
+            from xrbench.errors import XRBenchError
+            raise XRBenchError(f"{self.label}: finetune=lora needs Hugging Face peft; install it with "
+                               "pip install 'xrbench[peft]' (or use finetune=full)") from None
+        p = self.params
+        config = LoraConfig(r=int(p["lora_r"]), lora_alpha=float(p["lora_alpha"]),
+                            lora_dropout=float(p["lora_dropout"]), target_modules="all-linear", bias="none")
+        return inject_adapter_in_model(config, lm)
+
+    def _key_params(self) -> dict[str, Any]:
+        """The params that make a trained model: those of LoRA (and peft's version) only under finetune=lora."""
+        p = dict(self.params)
+        if p["finetune"] == "full":
+            for k in LORA_PARAMS:
+                p.pop(k, None)
+        else:
+            from importlib.metadata import PackageNotFoundError, version
+            try:
+                p["peft_version"] = version("peft")
+            except PackageNotFoundError:
+                p["peft_version"] = None
+        return p
+
+    def _final_state(self) -> dict[str, Any]:
+        """What the trained-model cache keeps: every weight, or under LoRA what was trained (adapters, prompt
+        vectors, rating head): the frozen weights are the backbone's, named by the key."""
+        if self.params["finetune"] == "lora":
+            return {k: v.detach().to("cpu").clone() for k, v in self.net.state_dict().items()
+                    if not k.startswith("lm.") or ".lora_" in k}
+        return trainer.cpu_state(self.net)
+
+    def _load_final(self, state: dict[str, Any]) -> None:
+        if self.params["finetune"] != "lora":
+            self.net.load_state_dict(state)
+            return
+        want = set(self._final_state())
+        if set(state) != want:
+            from xrbench.errors import XRBenchError
+            raise XRBenchError(f"{self.label}: the cached LoRA model holds other weights than this model's "
+                               f"({len(set(state) ^ want)} names differ); remove $XRBENCH_CACHE/trained to retrain")
+        self.net.load_state_dict(state, strict=False)
 
     def fit(self, view: TrainView) -> None:
         import torch
@@ -286,7 +352,10 @@ class PeplerCore(Explainer):
         head = p["rating_head"] if (self.continuous and p["strategy"] == "regularization") else None
         with torch_threads(p["threads"] or None):
             torch.manual_seed(view.seed)
-            self.net = build_prompt_lm(lm, view.n_users, view.n_items, self.continuous, head).to(self.device)
+            self.net = build_prompt_lm(lm, view.n_users, view.n_items, self.continuous, head)
+            if p["finetune"] == "lora":  # after the prompt vectors: they start as under finetune=full
+                self._add_adapters(self.net.lm)
+            self.net = self.net.to(self.device)
             self._train(view, quick)
         self.net.eval()
 
@@ -309,12 +378,12 @@ class PeplerCore(Explainer):
         p = self.params
         key, final_key = trainer.run_keys(self.label, TRAINING_VERSION, self.device,
                                           (view.data_hash, view.split_hash, view.seed, self.backbone_key,
-                                           len(self.train_ex)), p)
+                                           len(self.train_ex)), self._key_params())
         # a stage's checkpoint holds its best weights once it is done: resumed only under the same stop params
         ckpt = trainer.Checkpoints(self.workdir, final_key, self.label, final_key)
         final = ckpt.load_final()
         if final is not None:
-            self.net.load_state_dict(final["model"])
+            self._load_final(final["model"])
             self.curve = trainer.curve_from_state(final["curve"])
             self.epochs_run = {str(k): int(v) for k, v in final["epochs"].items()}
             self.best_valid = best_of_last_stage(self.curve.rows)
@@ -383,7 +452,10 @@ class PeplerCore(Explainer):
                 if finished and best_state is not None:
                     self.net.load_state_dict(best_state, strict=False)
                 self.epochs_run[stage] = epoch
-                ckpt.save({"model": trainer.cpu_state(self.net, only_trainable=stage == "prompt"),
+                # the frozen weights are the backbone's: a checkpoint holds what this stage trains (under LoRA
+                # the adapters and prompt vectors, about 10 MB at r = 8 on SmolLM2) or, in a full stage, every weight
+                frozen_lm = stage == "prompt" or p["finetune"] == "lora"
+                ckpt.save({"model": trainer.cpu_state(self.net, only_trainable=frozen_lm),
                            "optim": opt.state_dict(), "best": best_state, "best_loss": best, "bad": bad,
                            "stage": si, "epoch": epoch, "stage_done": finished, "curve": curve.rows,
                            "epochs_run": dict(self.epochs_run), "where": f"{stage} epoch {epoch}"})
@@ -391,7 +463,7 @@ class PeplerCore(Explainer):
         self.best_valid = best_of_last_stage(curve.rows)
         self.weights_sha256 = trainer.weights_sha256(self.net)
         self.from_cache = False
-        ckpt.save_final({"model": trainer.cpu_state(self.net), "curve": curve.rows, "epochs": dict(self.epochs_run)})
+        ckpt.save_final({"model": self._final_state(), "curve": curve.rows, "epochs": dict(self.epochs_run)})
 
     # -- explaining ---------------------------------------------------------------------------------
     def explain(self, users: Sequence[int], items: Sequence[int]) -> list[Explanation]:
@@ -440,6 +512,18 @@ class PeplerCore(Explainer):
 
         return [write_learning_curve(folder, self.curve.rows)] if getattr(self, "curve", None) is not None else []
 
+    def _finetune_info(self) -> dict[str, Any]:
+        """How the LM was trained, and how many of the model's weights its trained stage updates."""
+        p = self.params
+        names = dict(self.net.named_parameters())
+        lm_total = _count(q for n, q in names.items() if n.startswith("lm.") and ".lora_" not in n)
+        if p["finetune"] == "lora":
+            adapters = _count(q for n, q in names.items() if ".lora_" in n)
+            return {"method": "lora (peft)", "r": int(p["lora_r"]), "alpha": float(p["lora_alpha"]),
+                    "dropout": float(p["lora_dropout"]), "target_modules": "all-linear",
+                    "adapter_params": adapters, "lm_params": lm_total, "lm_frozen": True}
+        return {"method": "full", "lm_params": lm_total, "lm_frozen": False}
+
     def training_info(self) -> dict[str, Any]:
         p = self.params
         info = {"model": self.label, "backbone": str(p["backbone"]), "model_key": self.backbone_key,
@@ -449,7 +533,7 @@ class PeplerCore(Explainer):
                 "best_valid_loss": self.best_valid, "device": str(self.device),
                 "autocast": "bf16" if self.device.type == "cuda" else "none (fp32)",
                 "stages": [s for s, _ in self.stages()], **trainer.throughput(self.curve.rows),
-                "from_cache": self.from_cache,
+                "from_cache": self.from_cache, "finetune": self._finetune_info(),
                 "prompt": "continuous (user and item vectors)" if self.continuous else
                           ("discrete: attr-mf's top positive-effect features" if self.causal
                            else "discrete: the item's most mentioned features")}
@@ -459,6 +543,10 @@ class PeplerCore(Explainer):
                                  "attributes whose estimated effect for the user (w_f + p_u.v_f) is <= 0")
             info["lambda_causal"] = p["lambda_causal"]
         return info
+
+
+def _count(params: Any) -> int:
+    return int(sum(q.numel() for q in params))
 
 
 def best_of_last_stage(rows: list[dict[str, Any]]) -> float | None:

@@ -1,4 +1,4 @@
-"""Weight-only quantised linear layers for CPU decoding (``--param weights=fp32|int8|int4``).
+"""Weight-only quantised linear layers for CPU decoding (``--param weights=fp32|fp16|int8|int4``).
 
 At batch 1 a decoder step reads every weight once, so its speed is bound by how many bytes the weights
 take: SmolLM2-135M's dequantised fp32 weights are 538 MB, read per token. Weight-only quantisation stores
@@ -7,6 +7,10 @@ each ``nn.Linear`` weight as int8 (one scale per output row) or int4 (a scale an
 (``torch._weight_int8pack_mm``, ``torch._weight_int4pack_mm_for_cpu``: the kernels torchao's CPU weight-only
 configs call). Activations stay fp32; embeddings and norms are not touched.
 
+- ``fp16``: each weight rounded to IEEE half precision and packed for FBGEMM's fp16 GEMM
+  (``torch.ops.quantized.linear_dynamic_fp16``: despite the name, the activations stay fp32; the kernel widens
+  the weights with F16C as it reads them and accumulates in fp32). Half the bytes of fp32, and the kernel
+  that is fastest at batch 1 on a CPU with AVX2 and no AVX-512 (``tests/bench/perf_quant_kernels.py``).
 - ``int8``: symmetric per output row, w ~= q * s, q in [-127, 127], s = max|w_row| / 127.
 - ``int4``: asymmetric per group of ``group_size`` (32) input columns, w ~= q * s + min, q in [0, 15],
   s = (max - min) / 15 (stored in the kernel's (scale, zero) form: zero = min + 8 s).
@@ -21,7 +25,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-WEIGHT_FORMATS = ("fp32", "int8", "int4")
+WEIGHT_FORMATS = ("fp32", "fp16", "int8", "int4")
 INT4_GROUP = 32
 
 
@@ -77,6 +81,32 @@ def classes() -> tuple[type, type]:
     return Int8Linear, Int4Linear
 
 
+@functools.lru_cache(maxsize=None)
+def fp16_class() -> type:
+    """Fp16Linear, built on first use."""
+    import torch
+
+    class Fp16Linear(torch.nn.Module):
+        """``y = x W^T (+ b)`` with W rounded to fp16 and packed for FBGEMM (fp32 activations and sums)."""
+
+        def __init__(self, linear: "torch.nn.Linear") -> None:
+            super().__init__()
+            w = linear.weight.detach().to(torch.float32).contiguous()
+            b = None if linear.bias is None else linear.bias.detach().to(torch.float32).contiguous()
+            self.in_features, self.out_features = linear.in_features, linear.out_features
+            self.packed = torch.ops.quantized.linear_prepack_fp16(w, b)
+            #: what the packed weights hold (not a tensor: :func:`describe` adds it)
+            self.packed_bytes = w.numel() * 2 + (0 if b is None else b.numel() * 4)
+
+        def forward(self, x: "torch.Tensor") -> "torch.Tensor":
+            lead = x.shape[:-1]
+            y = torch.ops.quantized.linear_dynamic_fp16(x.reshape(-1, self.in_features).to(torch.float32).contiguous(),
+                                                        self.packed)
+            return y.reshape(*lead, self.out_features)
+
+    return Fp16Linear
+
+
 def check_format(weights: str, device: str) -> None:
     from .errors import XRBenchError
 
@@ -85,6 +115,12 @@ def check_format(weights: str, device: str) -> None:
     if weights != "fp32" and device != "cpu":
         raise XRBenchError(f"weights={weights} uses PyTorch's CPU kernels; on {device} use weights=fp32 (bf16 "
                            "autocast), or run with --device cpu")
+    if weights == "fp16":
+        import torch
+
+        if "fbgemm" not in torch.backends.quantized.supported_engines:
+            raise XRBenchError("weights=fp16 needs PyTorch's FBGEMM kernels (x86 CPUs), which this build lacks; use "
+                               "weights=fp32, int8 or int4")
 
 
 def quantize_linears(model: Any, weights: str, group_size: int = INT4_GROUP) -> dict[str, Any]:
@@ -96,13 +132,16 @@ def quantize_linears(model: Any, weights: str, group_size: int = INT4_GROUP) -> 
     if weights == "fp32":
         return describe(model, weights)
     int8_cls, int4_cls = classes()
+    fp16_cls = fp16_class() if weights == "fp16" else None
     skipped = 0
 
     def walk(module: Any) -> None:
         nonlocal skipped
         for name, child in list(module.named_children()):
             if isinstance(child, torch.nn.Linear):
-                if weights == "int8":
+                if weights == "fp16":
+                    setattr(module, name, fp16_cls(child))
+                elif weights == "int8":
                     setattr(module, name, int8_cls(child))
                 elif child.in_features % group_size == 0 and child.out_features % 16 == 0:
                     setattr(module, name, int4_cls(child, group_size))
@@ -128,6 +167,7 @@ def describe(model: Any, weights: str) -> dict[str, Any]:
         if isinstance(t, torch.Tensor) and t.data_ptr() not in seen:
             seen.add(t.data_ptr())
             total += t.numel() * t.element_size()
+    total += sum(getattr(m, "packed_bytes", 0) for m in model.modules())  # fp16: packed outside tensors
     out: dict[str, Any] = {"format": weights, "bytes": int(total)}
     if weights == "int4":
         out["group_size"] = INT4_GROUP

@@ -22,9 +22,15 @@ def _norm(x: Any) -> Any:
 
 def stale_reason(rec: RunRecord, *, dataset: str, task: str, name: str, label: str, seed: int,
                  params: dict[str, Any], options: dict[str, Any], source: dict[str, Any],
-                 data_hash: str | None) -> str | None:
-    """Why ``rec`` is not the record of this run (None when it is)."""
+                 data_hash: str | None, defaults: dict[str, Any] | None = None) -> str | None:
+    """Why ``rec`` is not the record of this run (None when it is). A param the record does not have and this
+    run leaves at the method's default (``defaults``) is one added since the record was written, whose default
+    keeps the former behaviour (the rule for new params): it does not make the record stale."""
     prov = rec.provenance or {}
+    have = rec.method.params if isinstance(rec.method.params, dict) else {}
+    if defaults:
+        params = {k: v for k, v in params.items()
+                  if k in have or k not in defaults or _norm(v) != _norm(defaults[k])}
     checks = [
         ("dataset", rec.dataset, dataset), ("task", rec.task, task), ("method", rec.method.name, name),
         ("method label", rec.method_label, label), ("seed", rec.seed, seed),

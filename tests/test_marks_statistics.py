@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 
+import math
+
 import numpy as np
 import pytest
 
@@ -133,4 +135,13 @@ def test_t_distribution_and_holm():
         for t in (0.0, 0.7, 2.0, 6.0):
             assert uncertainty.t_two_sided_p(t, df) == pytest.approx(2 * stdtr(df, -t), abs=1e-12)
     assert uncertainty.holm([0.01, 0.04, 0.001, 0.5]) == [True, False, True, False]
-    assert uncertainty.bootstrap_p(np.full(200, 1.0)) == 1 / 200
+    # no replicate reaches zero: the normal tail of the replicates, capped at 1/B (a constant difference: 0)
+    assert uncertainty.bootstrap_p(np.full(200, 1.0)) == 0.0
+    far = np.random.default_rng(0).normal(10.0, 1.0, 200)
+    assert uncertainty.bootstrap_p(far) == pytest.approx(math.erfc(far.mean() / far.std(ddof=1) / math.sqrt(2)))
+    near = np.random.default_rng(1).uniform(0.01, 1.0, 200)  # all above zero, but 1.7 sd from it
+    assert uncertainty.bootstrap_p(near) == 1 / 200  # the normal tail (~0.09) capped at 1/B
+    # with a replicate at or across zero the percentile p is unchanged
+    assert uncertainty.bootstrap_p(np.r_[np.full(190, 1.0), np.full(10, -1.0)]) == pytest.approx(0.1)
+    # twelve rows all far from the best: Holm rejects every one (a 1/B floor would reject none at B = 200)
+    assert all(uncertainty.holm([uncertainty.bootstrap_p(far + k) for k in range(12)]))

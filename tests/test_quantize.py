@@ -1,4 +1,4 @@
-"""Weight-only quantised decoding (``--param weights=int8|int4``): the layers compute what their dequantised
+"""Weight-only quantised decoding (``--param weights=fp16|int8|int4``): the layers compute what their dequantised
 weights give, a quantised backbone is its own generation-cache key, batching changes no greedy output, and
 the record names the format."""
 from __future__ import annotations
@@ -28,16 +28,19 @@ class NoCache:
     def commit(self): pass
 
 
-@pytest.mark.parametrize("fmt", ["int8", "int4"])
+@pytest.mark.parametrize("fmt", ["fp16", "int8", "int4"])
 def test_quantised_layer_equals_its_dequantised_weights(fmt):
-    from xrbench.quantize import classes
+    from xrbench.quantize import classes, fp16_class
 
     torch.manual_seed(0)
     lin = torch.nn.Linear(96, 48, bias=True)
     x = torch.randn(5, 3, 96)
     int8_cls, int4_cls = classes()
-    q = int8_cls(lin) if fmt == "int8" else int4_cls(lin, 32)
-    if fmt == "int8":
+    q = fp16_class()(lin) if fmt == "fp16" else int8_cls(lin) if fmt == "int8" else int4_cls(lin, 32)
+    if fmt == "fp16":  # round to nearest half, widened back: the weights the kernel multiplies with
+        deq = lin.weight.detach().half().float()
+        step = (lin.weight.detach().abs().max() * 2 ** -10)
+    elif fmt == "int8":
         deq = q.qweight.float() * q.scales[:, None]
         step = q.scales.max()
     else:  # the same rounding, written out: w ~= q * s + min per group of 32 columns
@@ -63,15 +66,15 @@ def test_quantised_backbone_is_smaller_keyed_apart_and_batching_changes_nothing(
     fp32 = generation.load(str(tiny_model))
     fp32_bytes, fp32_key = fp32.weights_info["bytes"], fp32.key
     outs = {}
-    for fmt in ("int8", "int4"):
+    for fmt in ("fp16", "int8", "int4"):
         bb = generation.load(str(tiny_model), "cpu", fmt)
         assert bb.weights == fmt and bb.key == f"{fp32_key}+{fmt}"
         assert bb.weights_info["format"] == fmt and bb.weights_info["bytes"] < fp32_bytes
-        layers = [m for m in bb.model.modules() if type(m).__name__ in ("Int8Linear", "Int4Linear")]
+        layers = [m for m in bb.model.modules() if type(m).__name__ in ("Fp16Linear", "Int8Linear", "Int4Linear")]
         left = [m for m in bb.model.modules() if isinstance(m, torch.nn.Linear)]
         # q, k, v, o, gate, up, down per layer, and the output layer (int4: its rows, the vocabulary, are not a multiple of
         # 16, so it stays fp32 and is counted)
-        assert len(layers) == 2 * 7 + (fmt == "int8") and len(left) == (fmt == "int4")
+        assert len(layers) == 2 * 7 + (fmt != "int4") and len(left) == (fmt == "int4")
         assert bb.weights_info.get("fp32_linear_layers", 0) == len(left)
         one, _ = generation.generate(bb, prompts, generation.GenConfig(max_new_tokens=6, batch_size=1), NoCache(),
                                      progress=False)

@@ -131,3 +131,25 @@ def test_a_runs_peak_memory_is_its_own(tmp_path):
     assert start["peak_rss_scope"] == "run" and start["load_avg_start"] is not None
     after = provenance.finish_measuring()
     assert after["peak_rss_mb"] < before - 250 and after["cpu_count"] >= 1
+
+
+def test_a_param_added_since_a_record_at_its_default_keeps_the_record(tmp_path):
+    """A record written before a param existed (it lacks the param) is reused while the run leaves the param at
+    its default; a record whose param value differs from this run's is rerun."""
+    out = tmp_path / "out"
+    args = ["run", "--dataset", "smoke-reviews", "--recommender", "bias", "--seeds", "0", "--out", str(out)]
+    assert cli(*args, "-q").returncode == 0
+    (path,) = out.rglob("record.json")
+    rec = json.loads(path.read_text())
+    dropped = sorted(rec["method"]["params"])[0]
+    del rec["method"]["params"][dropped]  # as an older xrbench, without this param, wrote it
+    path.write_text(json.dumps(rec))
+    again = cli(*args, "-q")
+    assert again.returncode == 0 and "1 reused" in again.stderr, again.stderr
+    assert dropped not in json.loads(path.read_text())["method"]["params"]  # the record itself was kept
+    rec["method"]["params"][dropped] = "not the default"
+    path.write_text(json.dumps(rec))
+    third = cli(*args)
+    assert third.returncode == 0 and "1 reused" not in third.stderr
+    assert "its params differ" in third.stderr
+    assert json.loads(path.read_text())["method"]["params"][dropped] != "not the default"

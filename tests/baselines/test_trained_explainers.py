@@ -284,9 +284,11 @@ def test_full_flag_trains_on_everything():
     assert got == {"pepler": {"train_profile": "full"}, "template": {}, "pepler-d": {"train_profile": "quick"}}
 
 
-def test_pepler_resumes_mid_stage_exactly(tmp_path, tiny_lm, monkeypatch):
+@pytest.mark.parametrize("finetune", ["full", "lora"])
+def test_pepler_resumes_mid_stage_exactly(tmp_path, tiny_lm, monkeypatch, finetune):
     """A PEPLER run stopped right after a checkpoint (in its second stage) and started again ends with exactly
-    the weights of an uninterrupted run: optimiser state, stage skipping and per-epoch seeds restored."""
+    the weights of an uninterrupted run: optimiser state, stage skipping and per-epoch seeds restored (with
+    LoRA adapters too: they are in the checkpoint)."""
     from xrbench.baselines import trainer
     from xrbench.baselines.pepler import Pepler
     from xrbench.data import smoke
@@ -298,7 +300,7 @@ def test_pepler_resumes_mid_stage_exactly(tmp_path, tiny_lm, monkeypatch):
     split = make_split(ds, "random", 0)
     view = TrainView.build(ds, split, 0, refs=references(ds, split))
     params = dict(backbone=str(tiny_lm), train_pairs=48, train_profile="full", epochs=2, patience=5,
-                  batch_size=16, lr_full=0.003)
+                  batch_size=16, lr_full=0.003, finetune=finetune)
 
     def fit(workdir, cache):
         monkeypatch.setenv("XRBENCH_CACHE", str(cache))
@@ -333,3 +335,84 @@ def test_pepler_resumes_mid_stage_exactly(tmp_path, tiny_lm, monkeypatch):
                                                                        ("full", 2)]
     losses = lambda m: [(r["train_loss"], r["valid_loss"]) for r in m.curve.rows]  # noqa: E731
     assert losses(resumed) == losses(whole)
+
+
+def _smoke_view():
+    from xrbench.data import smoke
+    from xrbench.data.split import make_split
+    from xrbench.references import references
+    from xrbench.view import TrainView
+
+    ds = smoke.load()
+    split = make_split(ds, "random", 0)
+    return TrainView.build(ds, split, 0, refs=references(ds, split))
+
+
+def test_pepler_lora_trains_only_adapters(tmp_path, tiny_lm, monkeypatch):
+    """finetune=lora (peft): the LM's own weights stay exactly the backbone's, the adapters on its linear layers
+    are what the full stage trains, the record says so, and the same seed gives the same weights."""
+    import torch
+
+    from xrbench import backbones
+    from xrbench.baselines.pepler import Pepler, PeplerD
+
+    view = _smoke_view()
+    base = {n: q.detach().clone() for n, q in backbones.load(str(tiny_lm)).model.named_parameters()}
+    shas = []
+    for run in range(2):  # a fresh cache each time: the second fit trains again
+        monkeypatch.setenv("XRBENCH_CACHE", str(tmp_path / f"cache-{run}"))
+        m = PeplerD(backbone=str(tiny_lm), train_pairs=48, lr_full=0.01, finetune="lora", lora_r=4)
+        m.bind(view)
+        m.fit(view)
+        shas.append(m.weights_sha256)
+    got = dict(m.net.named_parameters())
+    adapters = {n: q for n, q in got.items() if ".lora_" in n}
+    linear = {n for n, mod in backbones.load(str(tiny_lm)).model.named_modules() if isinstance(mod, torch.nn.Linear)}
+    adapted = {n[3:].split(".lora_")[0] for n in adapters}
+    assert adapted == linear - {"lm_head"}  # every linear layer but the output layer (tied to the embeddings)
+    for n, q in got.items():  # the backbone's weights, bit for bit
+        if ".lora_" not in n:
+            key = n[3:].replace(".base_layer", "")
+            assert torch.equal(q, base[key]), n
+    assert any(float(q.detach().abs().sum()) > 0 for n, q in adapters.items() if ".lora_B." in n)  # B starts at 0: trained
+    assert all(q.shape[0] == 4 or q.shape[1] == 4 for q in adapters.values())
+    info = m.training_info()["finetune"]
+    assert info["method"] == "lora (peft)" and info["r"] == 4 and info["lm_frozen"] is True
+    assert info["adapter_params"] == sum(q.numel() for q in adapters.values())
+    assert shas[0] == shas[1]
+    # the trained-model cache keeps the adapters and what else was trained, not the frozen backbone, and a
+    # second fit with the same settings loads it
+    again = PeplerD(backbone=str(tiny_lm), train_pairs=48, lr_full=0.01, finetune="lora", lora_r=4)
+    again.bind(view)
+    again.fit(view)
+    assert again.from_cache and again.weights_sha256 == shas[1]
+    assert set(again._final_state()) == set(adapters)
+    # pepler's prompt stage trains the prompt vectors alone, from the same start as under finetune=full (the
+    # adapters start as a no-op): its losses are those of finetune=full; the second stage differs
+    curves = {}
+    for ft in ("full", "lora"):
+        monkeypatch.setenv("XRBENCH_CACHE", str(tmp_path / f"cache-p-{ft}"))
+        p = Pepler(backbone=str(tiny_lm), train_pairs=24, finetune=ft, lr_full=0.01)
+        p.bind(view)
+        p.fit(view)
+        curves[ft] = [(r["stage"], r["train_loss"], r["valid_loss"]) for r in p.curve.rows]
+    assert [c[0] for c in curves["lora"]] == ["prompt", "full"]
+    assert curves["lora"][0] == curves["full"][0] and curves["lora"][1] != curves["full"][1]
+    assert set(p._set_trainable("prompt")) == {q for n, q in p.net.named_parameters() if not n.startswith("lm.")}
+
+
+def test_lora_params_key_only_lora_models(tiny_lm, monkeypatch):
+    """The LoRA params enter the trained-model key only under finetune=lora (a full model trained before they
+    existed is still found), and without peft, finetune=lora is one clear error."""
+    import sys
+
+    from xrbench.baselines.pepler import Pepler
+    from xrbench.errors import XRBenchError
+
+    full = [Pepler(backbone=str(tiny_lm), lora_r=r)._key_params() for r in (4, 8)]
+    assert full[0] == full[1] and not {"finetune", "lora_r", "lora_alpha", "lora_dropout"} & set(full[0])
+    lora = [Pepler(backbone=str(tiny_lm), finetune="lora", lora_r=r)._key_params() for r in (4, 8)]
+    assert lora[0] != lora[1] and lora[0]["finetune"] == "lora"
+    monkeypatch.setitem(sys.modules, "peft", None)  # import peft -> ImportError
+    with pytest.raises(XRBenchError, match=r"pip install 'xrbench\[peft\]'"):
+        Pepler(backbone=str(tiny_lm), finetune="lora")._add_adapters(None)

@@ -20,13 +20,17 @@ def test_verdicts_follow_the_paired_interval_on_the_committed_board():
     p = run(str(BOARD), "template", "retrieval", "bleu1", "rougeL_f", "len_mean")
     assert p.returncode == 0, p.stderr
     lines = p.stdout.strip().splitlines()
-    assert len(lines) == 3 and all(line.startswith("amazon-2014-5core seed 0") for line in lines)
-    for line in lines[:2]:  # higher is better
-        m = re.search(r"A (\S+)  B (\S+)  B-A (\S+)  95% CI \[(\S+), (\S+)\]  (.+)$", line)
-        a, b, d, lo, hi = map(float, m.groups()[:5])
-        assert abs(b - a - d) < 0.01 * max(1, abs(d)) and lo <= d <= hi
-        assert m.group(6) == ("B better" if lo > 0 else "A better" if hi < 0 else "no significant difference")
-    assert lines[2].endswith("B higher (the metric has no better side)")  # retrieval writes 30 words, template 13
+    # one line per (seed, metric): both rows have seeds 0, 1 and 2 on the committed board
+    assert len(lines) == 9
+    for seed in range(3):
+        mine = [line for line in lines if line.startswith(f"amazon-2014-5core seed {seed} ")]
+        assert [line.split()[3] for line in mine] == ["bleu1:", "rougeL_f:", "len_mean:"]
+        for line in mine[:2]:  # higher is better
+            m = re.search(r"A (\S+)  B (\S+)  B-A (\S+)  95% CI \[(\S+), (\S+)\]  (.+)$", line)
+            a, b, d, lo, hi = map(float, m.groups()[:5])
+            assert abs(b - a - d) < 0.01 * max(1, abs(d)) and lo <= d <= hi
+            assert m.group(6) == ("B better" if lo > 0 else "A better" if hi < 0 else "no significant difference")
+        assert mine[2].endswith("B higher (the metric has no better side)")  # retrieval writes ~30 words, template 13
 
 
 def test_unknown_label_or_folder_is_one_clear_error(tmp_path):
