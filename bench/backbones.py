@@ -177,8 +177,8 @@ def _save_dequantised(model: Any, tok: Any, folder: Path) -> None:
 
 def load(name: str, device: str = "cpu", weights: str = "fp32") -> Backbone:
     """The backbone, loaded once; loading another releases the ones loaded before (one model in memory at a
-    time, so a run's memory is its own model's, not every model the suite used so far). ``weights``: int8 or
-    int4 replace the linear layers by weight-only quantised ones (CPU; :mod:`xrbench.quantize`), and the
+    time, so a run's memory is its own model's, not every model the suite used so far). ``weights``: fp16, int8
+    or int4 replace the linear layers by weight-only ones (CPU; :mod:`xrbench.quantize`), and the
     backbone's key (hence the generation cache) names the format."""
     from .quantize import check_format, quantize_linears
 

@@ -94,7 +94,12 @@ def fp16_class() -> type:
             w = linear.weight.detach().to(torch.float32).contiguous()
             b = None if linear.bias is None else linear.bias.detach().to(torch.float32).contiguous()
             self.in_features, self.out_features = linear.in_features, linear.out_features
-            self.packed = torch.ops.quantized.linear_prepack_fp16(w, b)
+            engine = torch.backends.quantized.engine
+            try:  # the packing follows the selected quantized engine: only FBGEMM's packs fp16 weights
+                torch.backends.quantized.engine = "fbgemm"
+                self.packed = torch.ops.quantized.linear_prepack_fp16(w, b)
+            finally:
+                torch.backends.quantized.engine = engine
             #: what the packed weights hold (not a tensor: :func:`describe` adds it)
             self.packed_bytes = w.numel() * 2 + (0 if b is None else b.numel() * 4)
 

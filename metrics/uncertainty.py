@@ -205,8 +205,9 @@ def clopper_pearson(k: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
 def bootstrap_p(diff_reps: np.ndarray) -> float | None:
     """Two-sided paired-bootstrap p of a zero difference, 2 · min(share <= 0, share >= 0) (None with fewer than
     10 finite replicates). When no replicate reaches zero that share says only p < 1/B, so the p is then the
-    normal tail of the replicates, 2 · Φ(-|mean| / sd), capped at 1/B: with B = 200 a floor of 1/B would leave
-    Holm's correction over more than alpha · B = 10 rows unable to reject anything, however far apart."""
+    normal tail of the replicates, 2 · Φ(-|mean| / sd), capped at 1/B (1/B itself when they do not vary): with
+    B = 200 a floor of 1/B would leave Holm's correction over more than alpha · B = 10 rows unable to reject
+    anything, however far apart."""
     x = diff_reps[np.isfinite(diff_reps)]
     if len(x) < 10:
         return None
@@ -215,9 +216,9 @@ def bootstrap_p(diff_reps: np.ndarray) -> float | None:
     if share > 0:
         return min(1.0, max(share, floor))
     sd = float(np.std(x, ddof=1))
-    mean = abs(float(np.mean(x)))
-    tail = 0.0 if sd == 0.0 else math.erfc(mean / sd / math.sqrt(2))
-    return min(floor, tail)
+    if sd == 0.0:  # every resample the same (e.g. one unit in common): no spread to measure a tail with
+        return floor
+    return min(floor, math.erfc(abs(float(np.mean(x))) / sd / math.sqrt(2)))
 
 
 def holm(pvalues: Sequence[float], alpha: float = 0.05) -> list[bool]:

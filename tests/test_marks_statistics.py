@@ -135,8 +135,9 @@ def test_t_distribution_and_holm():
         for t in (0.0, 0.7, 2.0, 6.0):
             assert uncertainty.t_two_sided_p(t, df) == pytest.approx(2 * stdtr(df, -t), abs=1e-12)
     assert uncertainty.holm([0.01, 0.04, 0.001, 0.5]) == [True, False, True, False]
-    # no replicate reaches zero: the normal tail of the replicates, capped at 1/B (a constant difference: 0)
-    assert uncertainty.bootstrap_p(np.full(200, 1.0)) == 0.0
+    # no replicate reaches zero: the normal tail of the replicates, capped at 1/B (replicates that do not vary,
+    # e.g. a single unit in common: 1/B)
+    assert uncertainty.bootstrap_p(np.full(200, 1.0)) == 1 / 200
     far = np.random.default_rng(0).normal(10.0, 1.0, 200)
     assert uncertainty.bootstrap_p(far) == pytest.approx(math.erfc(far.mean() / far.std(ddof=1) / math.sqrt(2)))
     near = np.random.default_rng(1).uniform(0.01, 1.0, 200)  # all above zero, but 1.7 sd from it

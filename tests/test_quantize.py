@@ -112,3 +112,22 @@ def test_bad_weight_format_and_device_are_clear_errors(tmp_path, amazon2014, tin
     assert "int8" in p.stderr and not (tmp_path / "o").exists()
     with pytest.raises(XRBenchError, match="CPU kernels"):
         check_format("int4", "cuda")
+
+
+def test_fp16_packs_under_any_selected_quantized_engine():
+    """FBGEMM packs the fp16 weights whichever quantized engine is selected, and the selection is restored."""
+    from xrbench.quantize import fp16_class
+
+    engines = [e for e in torch.backends.quantized.supported_engines if e not in ("none", "fbgemm")]
+    if "fbgemm" not in torch.backends.quantized.supported_engines or not engines:
+        pytest.skip("needs FBGEMM and another quantized engine")
+    before = torch.backends.quantized.engine
+    lin = torch.nn.Linear(32, 16)
+    try:
+        torch.backends.quantized.engine = engines[0]
+        layer = fp16_class()(lin)
+        assert torch.backends.quantized.engine == engines[0]
+    finally:
+        torch.backends.quantized.engine = before
+    x = torch.randn(3, 32)
+    assert torch.allclose(layer(x), x @ lin.weight.detach().half().float().t() + lin.bias, atol=1e-5)
