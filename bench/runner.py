@@ -276,7 +276,7 @@ class Runner:
             why = stale_reason(previous, dataset=spec.dataset.label, task=task.name, name=spec.method.name,
                                label=spec.method.label, seed=spec.seed, params=model.params,
                                options=dataclasses.asdict(options), source=source, data_hash=data.file_hash,
-                               defaults=cls.default_params() if hasattr(cls, "default_params") else None)
+                               defaults=cls.default_params())
             if why is None:
                 log.debug("reusing %s", folder / RECORD_FILE)
                 return Outcome(spec, previous, folder / RECORD_FILE, "reused")

@@ -213,8 +213,8 @@ def bootstrap_p(diff_reps: np.ndarray) -> float | None:
         return None
     share = 2 * min(float(np.mean(x <= 0)), float(np.mean(x >= 0)))
     floor = 1 / len(x)
-    if share > 0:
-        return min(1.0, max(share, floor))
+    if share > 0:  # at least 2/B: above the floor
+        return min(1.0, share)
     sd = float(np.std(x, ddof=1))
     if sd == 0.0:  # every resample the same (e.g. one unit in common): no spread to measure a tail with
         return floor

@@ -66,11 +66,11 @@ def run_one(a: argparse.Namespace, weights: str) -> dict:
         generation.generate(bb, prompts[:bs], cfg, cache=NoCache(), progress=False)  # warm-up
         best = 0.0
         for _ in range(a.repeats):
-            # tokens over the seconds of the batches that made them: generate() times the last batch again
-            # when it ran fewer than GenStats.MIN_PASSES batches (for the record's median), which the wall
-            # time would count as if it had made tokens
+            # tokens over the seconds of the batches that made them (GenStats.tokens_per_s_overall): generate()
+            # times the last batch again when it ran fewer than GenStats.MIN_PASSES batches (for the record's
+            # median), which the wall time would count as if it had made tokens
             texts[bs], stats = generation.generate(bb, prompts, cfg, cache=NoCache(), progress=False)
-            best = max(best, stats.new_tokens / stats.seconds)
+            best = max(best, stats.tokens_per_s_overall or 0.0)
         result[f"tokens_per_s_batch{bs}"] = round(best, 1)
     if len(texts) > 1:  # greedy outputs do not depend on the batch size
         result["same_texts_across_batch_sizes"] = len({tuple(t) for t in texts.values()}) == 1
