@@ -21,25 +21,7 @@ import json
 import os
 import time
 
-
-def prompts_for(tok, n: int, chat: bool) -> list[str]:
-    items = ["guitar strings", "a clip-on tuner", "a pop filter", "a guitar strap", "an overdrive pedal",
-             "a mic stand", "a capo", "an instrument cable"]
-    out = []
-    for k in range(n):
-        msgs = [{"role": "system", "content": "You explain recommendations to users in one short sentence."},
-                {"role": "user", "content": f"The user liked these features: sound, price, tone.\nRecommended item: "
-                                            f"{items[k % len(items)]} #{k}.\nItem features: quality, sound.\n"
-                                            "In one short sentence, tell the user why they may like it."}]
-        out.append(tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True) if chat
-                   else msgs[1]["content"] + "\nExplanation:")
-    return out
-
-
-class NoCache:
-    def get(self, *x): return None
-    def put(self, *x): pass
-    def commit(self): pass
+from perf_generation import NoCache, prompts_for  # this script's folder is on sys.path when run
 
 
 def run_xrbench(a: argparse.Namespace, weights: str) -> tuple[list[str], float, dict]:

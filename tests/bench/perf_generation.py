@@ -35,30 +35,39 @@ def main() -> None:
         print(json.dumps(run_one(a, weights)), flush=True)
 
 
+def prompts_for(tok, n: int, chat: bool) -> list[str]:
+    """``n`` explainer prompts on fixed contexts: the chat template when the backbone has one, else completion."""
+    items = ["guitar strings", "a clip-on tuner", "a pop filter", "a guitar strap", "an overdrive pedal",
+             "a mic stand", "a capo", "an instrument cable"]
+    out = []
+    for k in range(n):
+        msgs = [{"role": "system", "content": "You explain recommendations to users in one short sentence."},
+                {"role": "user", "content": f"The user liked these features: sound, price, tone.\nRecommended item: "
+                                            f"{items[k % len(items)]} #{k}.\nItem features: quality, sound.\n"
+                                            "In one short sentence, tell the user why they may like it."}]
+        out.append(tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True) if chat
+                   else msgs[1]["content"] + "\nExplanation:")
+    return out
+
+
+class NoCache:
+    """A generation cache that holds nothing: every pass generates."""
+
+    def get(self, *x): return None
+    def put(self, *x): pass
+    def commit(self): pass
+
+
 def run_one(a: argparse.Namespace, weights: str) -> dict:
     import resource
 
     from xrbench import generation
 
     bb = generation.load(a.backbone, a.device, weights)
-    items = ["guitar strings", "a clip-on tuner", "a pop filter", "a guitar strap", "an overdrive pedal",
-             "a mic stand", "a capo", "an instrument cable"]
-    prompts = []
-    for k in range(a.prompts):
-        msgs = [{"role": "system", "content": "You explain recommendations to users in one short sentence."},
-                {"role": "user", "content": f"The user liked these features: sound, price, tone.\nRecommended item: "
-                                            f"{items[k % len(items)]} #{k}.\nItem features: quality, sound.\n"
-                                            "In one short sentence, tell the user why they may like it."}]
-        prompts.append(bb.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
-                       if bb.chat else msgs[1]["content"] + "\nExplanation:")
+    prompts = prompts_for(bb.tokenizer, a.prompts, bb.chat)
     result = {"benchmark": "generation", "backbone": a.backbone, "weights": weights,
               "weights_mb": round((bb.weights_info or {}).get("bytes", 0) / 2**20, 1), "device": a.device,
               "threads": a.threads, "prompts": a.prompts, "max_new_tokens": a.max_new_tokens}
-
-    class NoCache:
-        def get(self, *x): return None
-        def put(self, *x): pass
-        def commit(self): pass
 
     texts = {}
     for bs in tuple(int(b) for b in os.environ.get("XRB_BATCHES", "1,8").split(",")):
