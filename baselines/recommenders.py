@@ -279,11 +279,13 @@ class ItemKNN(Recommender):
                 n_positive = np.bincount(sub.indices, minlength=n_items)
             need = np.flatnonzero(n_positive > k)
             if len(need):
-                part = S[need]
+                rows = S[need]
+                part = rows.copy()
                 part.partition(n - k, axis=1)
-                cut = np.zeros(n_items)
-                cut[need] = part[:, n - k]
-                S *= S >= cut[:, None]  # x * 1.0 = x, x * 0.0 = +0.0 for x >= 0: np.where(S >= cut, S, 0.0)
+                # np.where(S >= cut, S, 0.0) with the cut 0 outside ``need`` (every row there is left as it is,
+                # all its values being >= 0): x * 1.0 = x, x * 0.0 = +0.0 for x >= 0
+                rows *= rows >= part[:, n - k][:, None]
+                S[need] = rows
         den = S.sum(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(den > 0, (S @ resid) / den, 0.0)

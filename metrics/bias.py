@@ -4,6 +4,8 @@ phi(i) = train interactions of item i; L_u = the user's top-K list; head = the m
 covering 80% of train interactions (tail = the rest)."""
 from __future__ import annotations
 
+from typing import Iterator
+
 import numpy as np
 
 from .base import MetricValue, NotApplicable, metric
@@ -76,6 +78,67 @@ def poplift(out: RecOutputs) -> Units:
     return Units(users, stats, lambda c: ratio(c) - 1.0)
 
 
+_M32 = np.uint64(0xFFFFFFFF)
+
+
+def _choice_rounds(rng: np.random.Generator, pops: list[np.ndarray], rounds: int,
+                   chunk_values: int = 1 << 20) -> Iterator[list[np.ndarray]]:
+    """``rounds`` rounds of ``rng.choice(pop, len(pop))`` for each ``pop`` in turn, bit for bit what those calls
+    return, drawn from blocks of the generator's raw output (``rng`` must be PCG64): yields, for consecutive
+    chunks of rounds (about ``chunk_values`` values each), one (rounds in the chunk, len(pop)) array per ``pop``.
+
+    What the calls do (numpy's ``Generator.choice`` with replacement, no ``p``): ``integers(0, m, m)``, each value
+    by Lemire's method on 32-bit draws: x * m, kept when its low 32 bits are not below (2**32 - m) % m, else
+    the next 32-bit draw is tried; the value is the high 32 bits. A population of one draws nothing. PCG64's
+    32-bit draws are the low then the high half of each 64-bit output, the unused half carried over to the next
+    call, so the calls together read one stream of 32-bit draws. Rejections are rare (at most m / 2**32 a draw):
+    each shifts every later value by one draw. ``tests/test_speed_equivalence.py`` checks this against the calls."""
+    if type(rng.bit_generator) is not np.random.PCG64:
+        raise TypeError(f"_choice_rounds reproduces PCG64's draws, not {type(rng.bit_generator).__name__}'s")
+    sizes = [len(p) for p in pops]
+    drawn = [m for m in sizes if m > 1]
+    per_round = sum(drawn)
+    step = max(1, chunk_values // max(per_round, 1))
+    if per_round:
+        bound1 = np.concatenate([np.full(m, m, dtype=np.uint64) for m in drawn])
+        threshold1 = np.concatenate([np.full(m, (2**32 - m) % m, dtype=np.uint64) for m in drawn])
+
+    def halves(raw: np.ndarray) -> np.ndarray:
+        out = np.empty(2 * len(raw), dtype=np.uint64)
+        out[0::2], out[1::2] = raw & _M32, raw >> np.uint64(32)
+        return out
+
+    stream = np.empty(0, dtype=np.uint64)  # 32-bit draws made and not yet used
+    for first in range(0, rounds, step):
+        n = min(step, rounds - first)
+        if not per_round:
+            yield [p[np.zeros((n, m), dtype=np.intp)] for p, m in zip(pops, sizes)]
+            continue
+        bound, threshold = np.tile(bound1, n), np.tile(threshold1, n)
+        at = np.arange(len(bound))  # which draw of ``stream`` each value is made from
+        start = 0
+        while True:
+            if at[-1] >= len(stream):
+                more = at[-1] + 1 - len(stream)
+                stream = np.concatenate([stream, halves(rng.bit_generator.random_raw((more + 1) // 2 + 8))])
+            low = (stream[at[start:]] * bound[start:]) & _M32
+            rejected = np.flatnonzero(low < threshold[start:])
+            if not len(rejected):
+                break
+            start += int(rejected[0])
+            at[start:] += 1
+        values = ((stream[at] * bound) >> np.uint64(32)).astype(np.intp).reshape(n, per_round)
+        stream = stream[at[-1] + 1:]
+        out, col = [], 0
+        for p, m in zip(pops, sizes):
+            if m > 1:
+                out.append(p[values[:, col:col + m]])
+                col += m
+            else:
+                out.append(p[np.zeros((n, m), dtype=np.intp)])
+        yield out
+
+
 def _gap(users: list[str], group_of: dict[str, str], a: str, b: str, stat, seed: int, label: str) -> MetricValue:
     """stat(positions into ``users``) of group a minus that of group b, with a stratified bootstrap over
     each group's users. ``stat`` maps a 2-D array of positions to one value per row (row sums and means
@@ -87,13 +150,10 @@ def _gap(users: list[str], group_of: dict[str, str], a: str, b: str, stat, seed:
     value = float(stat(ia[None, :])[0] - stat(ib[None, :])[0])
     rng = np.random.default_rng(seed)
     boots = np.empty(N_BOOT)
-    for start in range(0, N_BOOT, 100):  # draws in the order of one resample of a, then one of b, as before
-        n = min(100, N_BOOT - start)
-        ra, rb = np.empty((n, len(ia)), dtype=ia.dtype), np.empty((n, len(ib)), dtype=ib.dtype)
-        for j in range(n):
-            ra[j] = rng.choice(ia, len(ia))
-            rb[j] = rng.choice(ib, len(ib))
-        boots[start:start + n] = stat(ra) - stat(rb)
+    at = 0
+    for ra, rb in _choice_rounds(rng, [ia, ib], N_BOOT):  # the draws of one resample of a, then one of b, in turn
+        boots[at:at + len(ra)] = stat(ra) - stat(rb)
+        at += len(ra)
     lo, hi = np.percentile(boots, [2.5, 97.5])
     return MetricValue(float(value), (float(lo), float(hi)),
                        f"{label}: group a = {a} ({len(ia)} users), group b = {b} ({len(ib)} users); "

@@ -19,6 +19,7 @@ import binascii
 import functools
 import hashlib
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -43,14 +44,33 @@ def units_hash(ids: Sequence[str]) -> str:
     return h.hexdigest()[:16]
 
 
+#: resample_counts' recent results, by (n, key, b): every method scored on the same units (same key) in one
+#: process gets the same draws, so the second one reuses them. Bounded by COUNTS_CACHE_BYTES (least recently used
+#: out first; an array larger than the bound is not kept).
+_COUNTS_CACHE: "OrderedDict[tuple[int, str, int], np.ndarray]" = OrderedDict()
+COUNTS_CACHE_BYTES = 128 << 20
+
+
 def resample_counts(n: int, key: str, b: int = N_REPLICATES) -> np.ndarray:
     """(b, n) multinomial counts: how often each unit is drawn in each replicate (one ``bincount`` over the
-    draws' flat positions: the counts ``np.add.at`` gave, ~10x faster)."""
+    draws' flat positions: the counts ``np.add.at`` gave, ~10x faster). Read-only (it may be shared)."""
+    cache_key = (n, key, b)
+    hit = _COUNTS_CACHE.get(cache_key)
+    if hit is not None:
+        _COUNTS_CACHE.move_to_end(cache_key)
+        return hit
     seed = int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "little")
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, n, size=(b, n))
     idx += (np.arange(b) * n)[:, None]  # flat positions: row r's draws land in [r * n, (r + 1) * n)
-    return np.bincount(idx.ravel(), minlength=b * n).astype(np.float64).reshape(b, n)
+    counts = np.bincount(idx.ravel(), minlength=b * n).astype(np.float64).reshape(b, n)
+    counts.flags.writeable = False
+    if counts.nbytes <= COUNTS_CACHE_BYTES:
+        _COUNTS_CACHE[cache_key] = counts
+        total = sum(x.nbytes for x in _COUNTS_CACHE.values())
+        while total > COUNTS_CACHE_BYTES:
+            total -= _COUNTS_CACHE.popitem(last=False)[1].nbytes
+    return counts
 
 
 def replicates(u: Units, key: str, b: int = N_REPLICATES) -> tuple[np.ndarray, str]:

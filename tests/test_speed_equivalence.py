@@ -329,6 +329,29 @@ def test_resample_counts_equal_the_scatter_add_they_replaced():
         assert np.array_equal(got, want) and got.dtype == np.float64
 
 
+def test_resample_counts_cache_serves_the_same_draws_and_stays_bounded(monkeypatch):
+    from xrbench.metrics import uncertainty as U
+
+    monkeypatch.setattr(U, "_COUNTS_CACHE", type(U._COUNTS_CACHE)())
+    first = U.resample_counts(943, "ml-100k|random|0|rmse|abc")
+    again = U.resample_counts(943, "ml-100k|random|0|rmse|abc")
+    assert again is first and not first.flags.writeable  # shared, so nobody may change it
+    other = U.resample_counts(943, "ml-100k|random|1|rmse|abc")
+    assert not np.array_equal(other, first)
+    U._COUNTS_CACHE.clear()
+    assert np.array_equal(U.resample_counts(943, "ml-100k|random|0|rmse|abc"), first)  # recomputed: the same
+    monkeypatch.setattr(U, "COUNTS_CACHE_BYTES", 3 * first.nbytes)
+    U._COUNTS_CACHE.clear()
+    for k in range(5):
+        U.resample_counts(943, f"k{k}")
+    assert list(U._COUNTS_CACHE) == [(943, f"k{k}", 200) for k in (2, 3, 4)]  # least recently used out first
+    U.resample_counts(943, "k2")  # a hit moves to the end
+    U.resample_counts(943, "k5")
+    assert list(U._COUNTS_CACHE) == [(943, f"k{k}", 200) for k in (4, 2, 5)]
+    U.resample_counts(4000, "big")  # larger than the bound: returned, not kept
+    assert (4000, "big", 200) not in U._COUNTS_CACHE
+
+
 def test_gap_bootstrap_equals_the_per_resample_loop():
     from xrbench.metrics import bias
 
@@ -427,3 +450,29 @@ def test_retrieval_profiles_equal_vectors_of_the_concatenated_tokens():
     for u, toks in concat.items():
         want = old_vec(toks)
         assert list(m.profiles[u].items()) == list(want.items())
+
+
+@pytest.mark.parametrize("sizes", [(670, 273), (1, 9), (9, 1), (1, 1), (2, 3), (12345, 7000)])
+def test_choice_rounds_equal_the_choice_calls(sizes):
+    """The gap bootstrap's vectorised draws are those of rng.choice called in turn, bit for bit: with
+    populations of one (nothing drawn), odd sizes (a half draw carried to the next call), rejections of
+    Lemire's method (the large sizes: a few in these draws) and chunks cut mid-stream."""
+    from xrbench.metrics.bias import _choice_rounds
+
+    pops = [np.arange(m) * 3 + j for j, m in enumerate(sizes)]
+    rounds = 40 if max(sizes) > 1000 else 300
+    for seed in (0, 7):
+        r = np.random.default_rng(seed)
+        want = [[] for _ in pops]
+        for _ in range(rounds):
+            for w, p in zip(want, pops):
+                w.append(r.choice(p, len(p)))
+        for chunk in (1 << 20, 1000):
+            got = [[] for _ in pops]
+            for part in _choice_rounds(np.random.default_rng(seed), pops, rounds, chunk_values=chunk):
+                for g, x in zip(got, part):
+                    g.extend(x)
+            for g, w in zip(got, want):
+                assert len(g) == rounds and all(np.array_equal(x, y) for x, y in zip(g, w))
+    with pytest.raises(TypeError):
+        next(_choice_rounds(np.random.Generator(np.random.MT19937(0)), pops, 2))
