@@ -79,6 +79,7 @@ def poplift(out: RecOutputs) -> Units:
 
 
 _M32 = np.uint64(0xFFFFFFFF)
+MAX_REJECTIONS = 4  # _choice_rounds: above this many expected in a chunk, the chunk is drawn by rng.choice itself
 
 
 def _choice_rounds(rng: np.random.Generator, pops: list[np.ndarray], rounds: int,
@@ -92,7 +93,9 @@ def _choice_rounds(rng: np.random.Generator, pops: list[np.ndarray], rounds: int
     the next 32-bit draw is tried; the value is the high 32 bits. A population of one draws nothing. PCG64's
     32-bit draws are the low then the high half of each 64-bit output, the unused half carried over to the next
     call, so the calls together read one stream of 32-bit draws. Rejections are rare (at most m / 2**32 a draw):
-    each shifts every later value by one draw. ``tests/test_speed_equivalence.py`` checks this against the calls."""
+    each shifts every later value by one draw, and the rest of the chunk is checked again. Where more than a few
+    are expected in a chunk (populations of ~10^5 and more) the chunk is drawn by the calls themselves, which are
+    then few and large. ``tests/test_speed_equivalence.py`` checks both against the calls."""
     if type(rng.bit_generator) is not np.random.PCG64:
         raise TypeError(f"_choice_rounds reproduces PCG64's draws, not {type(rng.bit_generator).__name__}'s")
     sizes = [len(p) for p in pops]
@@ -102,6 +105,7 @@ def _choice_rounds(rng: np.random.Generator, pops: list[np.ndarray], rounds: int
     if per_round:
         bound1 = np.concatenate([np.full(m, m, dtype=np.uint64) for m in drawn])
         threshold1 = np.concatenate([np.full(m, (2**32 - m) % m, dtype=np.uint64) for m in drawn])
+    by_calls = sum(m * ((2**32 - m) % m) for m in drawn) / 2**32 * step > MAX_REJECTIONS  # expected, a chunk
 
     def halves(raw: np.ndarray) -> np.ndarray:
         out = np.empty(2 * len(raw), dtype=np.uint64)
@@ -113,6 +117,10 @@ def _choice_rounds(rng: np.random.Generator, pops: list[np.ndarray], rounds: int
         n = min(step, rounds - first)
         if not per_round:
             yield [p[np.zeros((n, m), dtype=np.intp)] for p, m in zip(pops, sizes)]
+            continue
+        if by_calls:
+            calls = [[rng.choice(p, len(p)) for p in pops] for _ in range(n)]
+            yield [np.stack([c[j] for c in calls]) for j in range(len(pops))]
             continue
         bound, threshold = np.tile(bound1, n), np.tile(threshold1, n)
         at = np.arange(len(bound))  # which draw of ``stream`` each value is made from

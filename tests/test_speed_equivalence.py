@@ -452,15 +452,19 @@ def test_retrieval_profiles_equal_vectors_of_the_concatenated_tokens():
         assert list(m.profiles[u].items()) == list(want.items())
 
 
-@pytest.mark.parametrize("sizes", [(670, 273), (1, 9), (9, 1), (1, 1), (2, 3), (12345, 7000)])
+@pytest.mark.parametrize("sizes", [(670, 273), (1, 9), (9, 1), (1, 1), (2, 3), (12345, 7000), (200_000, 3)])
 def test_choice_rounds_equal_the_choice_calls(sizes):
     """The gap bootstrap's vectorised draws are those of rng.choice called in turn, bit for bit: with
     populations of one (nothing drawn), odd sizes (a half draw carried to the next call), rejections of
-    Lemire's method (the large sizes: a few in these draws) and chunks cut mid-stream."""
-    from xrbench.metrics.bias import _choice_rounds
+    Lemire's method (12345 and 7000: a few in these draws), chunks cut mid-stream, and a population so large
+    that rejections are many (200,000: the chunks are drawn by the calls themselves)."""
+    from xrbench.metrics import bias
 
     pops = [np.arange(m) * 3 + j for j, m in enumerate(sizes)]
-    rounds = 40 if max(sizes) > 1000 else 300
+    rounds = 3 if max(sizes) > 100_000 else 40 if max(sizes) > 1000 else 300
+    big = sum(m * ((2**32 - m) % m) for m in sizes if m > 1) / 2**32 * max(1, (1 << 20) // sum(sizes))
+    assert (big > bias.MAX_REJECTIONS) == (max(sizes) > 100_000)  # which path the default chunks take
+    _choice_rounds = bias._choice_rounds
     for seed in (0, 7):
         r = np.random.default_rng(seed)
         want = [[] for _ in pops]
