@@ -100,12 +100,12 @@ def _choice_rounds(rng: np.random.Generator, pops: list[np.ndarray], rounds: int
         raise TypeError(f"_choice_rounds reproduces PCG64's draws, not {type(rng.bit_generator).__name__}'s")
     sizes = [len(p) for p in pops]
     drawn = [m for m in sizes if m > 1]
+    thresholds = [(2**32 - m) % m for m in drawn]  # a draw whose low 32 bits (x * m) fall below is rejected
     per_round = sum(drawn)
     step = max(1, chunk_values // max(per_round, 1))
-    if per_round:
-        bound1 = np.concatenate([np.full(m, m, dtype=np.uint64) for m in drawn])
-        threshold1 = np.concatenate([np.full(m, (2**32 - m) % m, dtype=np.uint64) for m in drawn])
-    by_calls = sum(m * ((2**32 - m) % m) for m in drawn) / 2**32 * step > MAX_REJECTIONS  # expected, a chunk
+    by_calls = sum(m * t for m, t in zip(drawn, thresholds)) / 2**32 * step > MAX_REJECTIONS  # expected, a chunk
+    bound1 = np.repeat(np.array(drawn, dtype=np.uint64), drawn)  # one round's values, population after population
+    threshold1 = np.repeat(np.array(thresholds, dtype=np.uint64), drawn)
 
     def halves(raw: np.ndarray) -> np.ndarray:
         out = np.empty(2 * len(raw), dtype=np.uint64)
