@@ -91,18 +91,30 @@ def resolve(name: str) -> tuple[str, str | None, str]:
     return name, None, f"hub-{name.replace('/', '--')}"
 
 
+def _dequantised_cached(name: str) -> bool:
+    """Whether some dequantised copy of the packaged backbone ``name`` is in the model cache (its folder is
+    ``<name>-<sha256 prefix of the GGUF>``; which version of the GGUF is not checked here, ``load`` does)."""
+    root = cache_dir() / "models"
+    return root.is_dir() and any((d / "config.json").is_file() for d in root.glob(f"{name}-*"))
+
+
 def check_available(name: str) -> None:
-    """Fail fast, before any work, on a backbone that cannot be had: a packaged one whose package is not
-    installed, or a hub id that is neither a local folder nor in the Hugging Face cache while offline
+    """Fail fast, before any work, on a backbone that cannot be had: no transformers; a packaged one whose
+    package is not installed, or that is not dequantised yet and the gguf package is missing; or a hub id that is neither a local folder nor in the Hugging Face cache while offline
     (``HF_HUB_OFFLINE``/``TRANSFORMERS_OFFLINE`` set, or huggingface.co not even resolvable) — instead of
     transformers retrying the network for a minute and the run being stored as failed."""
     import os
     import socket
 
+    if importlib.util.find_spec("transformers") is None:
+        raise XRBenchError(f"backbone '{name}': LLM explainers need transformers: pip install 'xrbench[llm]'")
     if name in PACKAGED:
         module, _, how = PACKAGED[name]
         if _package_dir(module) is None:
             raise XRBenchError(f"backbone '{name}' needs its model package: {how}")
+        if importlib.util.find_spec("gguf") is None and not _dequantised_cached(name):
+            raise XRBenchError(f"backbone '{name}' is a GGUF file: dequantising it once (then cached under "
+                               f"{cache_dir() / 'models'}) needs the gguf package: pip install 'xrbench[llm]'")
         return
     if Path(name).exists():
         return
@@ -196,6 +208,9 @@ def load(name: str, device: str = "cpu", weights: str = "fp32") -> Backbone:
     if gguf is not None:
         cached = cache_dir() / "models" / key
         if not (cached / "config.json").is_file():
+            if importlib.util.find_spec("gguf") is None:
+                raise XRBenchError(f"backbone '{name}' is a GGUF file: dequantising it once needs the gguf "
+                                   "package: pip install 'xrbench[llm]'")
             log.info("dequantising %s once (cached at %s)", gguf, cached)
             tok = AutoTokenizer.from_pretrained(path, gguf_file=gguf)
             model = AutoModelForCausalLM.from_pretrained(path, gguf_file=gguf, dtype=torch.float32)

