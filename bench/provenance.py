@@ -95,11 +95,27 @@ def resolve_device(device: str) -> str:
         raise XRBenchError(f"unknown device '{device}'; use auto, cpu or cuda")
     if device != "auto":
         return device
+    if sys.platform.startswith("linux") and "torch" not in sys.modules and not _gpu_device_nodes():
+        # a Linux machine with no GPU device file: CUDA cannot be available, and importing torch (2-3 s) here
+        # would put it on the critical path of every command, before a parallel executor's workers even start
+        return "cpu"
     try:
         import torch
         return "cuda" if torch.cuda.is_available() else "cpu"
     except ImportError:
         return "cpu"
+
+
+# Device files a CUDA (or ROCm, whose PyTorch answers through torch.cuda) device shows up as: NVIDIA's driver
+# (/dev/nvidia0, ... and /proc/driver/nvidia), AMD's ROCm (/dev/kfd), WSL2's GPU paravirtualisation (/dev/dxg).
+GPU_DEVICE_NODES = ("/dev/nvidia*", "/proc/driver/nvidia", "/dev/kfd", "/dev/dxg")
+
+
+def _gpu_device_nodes() -> bool:
+    """Whether this (Linux) machine shows any GPU device file (where there are none, CUDA cannot be available)."""
+    import glob
+
+    return any(glob.glob(pattern) for pattern in GPU_DEVICE_NODES)
 
 
 @functools.lru_cache(maxsize=None)  # once per class and process: a run reads and hashes the plugin file once
