@@ -100,9 +100,10 @@ def _dequantised_cached(name: str) -> bool:
 
 def check_available(name: str) -> None:
     """Fail fast, before any work, on a backbone that cannot be had: no transformers; a packaged one whose
-    package is not installed, or that is not dequantised yet and the gguf package is missing; or a hub id that is neither a local folder nor in the Hugging Face cache while offline
-    (``HF_HUB_OFFLINE``/``TRANSFORMERS_OFFLINE`` set, or huggingface.co not even resolvable) — instead of
-    transformers retrying the network for a minute and the run being stored as failed."""
+    package is not installed, or that is not dequantised yet while the gguf package is missing; or a hub id
+    that is neither a local folder nor in the Hugging Face cache while offline (``HF_HUB_OFFLINE``/
+    ``TRANSFORMERS_OFFLINE`` set, or huggingface.co not even resolvable) — instead of transformers failing
+    (or retrying the network for a minute) and the run being stored as failed."""
     import os
     import socket
 
