@@ -98,6 +98,13 @@ def _dequantised_cached(name: str) -> bool:
     return root.is_dir() and any((d / "config.json").is_file() for d in root.glob(f"{name}-*"))
 
 
+def _require_gguf(name: str) -> None:
+    """The packaged GGUF backbone ``name`` is about to be dequantised: one clear error when gguf is missing."""
+    if importlib.util.find_spec("gguf") is None:
+        raise XRBenchError(f"backbone '{name}' is a GGUF file: dequantising it once (then cached under "
+                           f"{cache_dir() / 'models'}) needs the gguf package: pip install 'xrbench[llm]'")
+
+
 def check_available(name: str) -> None:
     """Fail fast, before any work, on a backbone that cannot be had: no transformers; a packaged one whose
     package is not installed, or that is not dequantised yet while the gguf package is missing; or a hub id
@@ -113,9 +120,8 @@ def check_available(name: str) -> None:
         module, _, how = PACKAGED[name]
         if _package_dir(module) is None:
             raise XRBenchError(f"backbone '{name}' needs its model package: {how}")
-        if importlib.util.find_spec("gguf") is None and not _dequantised_cached(name):
-            raise XRBenchError(f"backbone '{name}' is a GGUF file: dequantising it once (then cached under "
-                               f"{cache_dir() / 'models'}) needs the gguf package: pip install 'xrbench[llm]'")
+        if not _dequantised_cached(name):
+            _require_gguf(name)
         return
     if Path(name).exists():
         return
@@ -209,9 +215,7 @@ def load(name: str, device: str = "cpu", weights: str = "fp32") -> Backbone:
     if gguf is not None:
         cached = cache_dir() / "models" / key
         if not (cached / "config.json").is_file():
-            if importlib.util.find_spec("gguf") is None:
-                raise XRBenchError(f"backbone '{name}' is a GGUF file: dequantising it once needs the gguf "
-                                   "package: pip install 'xrbench[llm]'")
+            _require_gguf(name)
             log.info("dequantising %s once (cached at %s)", gguf, cached)
             tok = AutoTokenizer.from_pretrained(path, gguf_file=gguf)
             model = AutoModelForCausalLM.from_pretrained(path, gguf_file=gguf, dtype=torch.float32)
