@@ -21,8 +21,10 @@ $(STAMP): pyproject.toml
 .PHONY: install quick test bench leaderboards
 install: $(STAMP)
 
+# Both cores (--executor process: one run per CPU at a time, in forked workers); the records are a sequential
+# run's, bit for bit (tests/test_process_executor.py).
 quick: $(STAMP)
-	$(BIN)/xrbench run --suite quick --out results/quick
+	$(BIN)/xrbench run --suite quick --executor process --out results/quick
 
 # Two pytest workers (pytest-xdist), each with its own temporary folder and xrbench cache: ~10 min on 2 cores
 # instead of ~15 (plain `pytest` runs them one by one).

@@ -16,6 +16,7 @@ import numpy as np
 
 from xrbench import generation
 from xrbench.aspects import tokens as word_tokens
+from xrbench.errors import XRBenchError
 from xrbench.baselines.explainers import item_reasons
 from xrbench.params import Param
 from xrbench.protocols import Explainer, Explanation
@@ -59,7 +60,10 @@ class LLMExplainer(Explainer):
         """Before any work: the backbone can be had (installed package, local folder, cache, or online)."""
         from xrbench.backbones import check_available
 
-        check_available(str(self.params["backbone"]))
+        check_available(str(self.params["backbone"]), str(self.params["weights"]))
+        if self.params["weights"] == "gguf" and self.params["do_sample"]:
+            raise XRBenchError("weights=gguf decodes greedily (llama.cpp's greedy sampler); drop do_sample=true "
+                               "or use weights=fp32")
 
     # -- context ------------------------------------------------------------------------------------
     def fit(self, view: TrainView) -> None:

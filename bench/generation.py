@@ -161,6 +161,9 @@ def _shared_prefix(bb: Backbone, ids: dict[int, list[int]], todo: list[int]) -> 
     n_prefix = shared_prefix_len([ids[i] for i in todo])
     if n_prefix < MIN_PREFIX:
         return 0, None, "past_key_values"
+    if bb.weights == "gguf":  # llama.cpp evaluates it once itself (xrbench.llamacpp.generate_greedy)
+        log.info("%s: a %d-token prefix shared by %d prompts is computed once", bb.name, n_prefix, len(todo))
+        return n_prefix, None, "past_key_values"
     with torch.no_grad():
         res = bb.model(torch.tensor([ids[todo[0]][:n_prefix]], device=bb.device), use_cache=True)
     cache_kw = "cache" if "cache" in res else "past_key_values"  # transformers >= 5.x renamed it
@@ -178,6 +181,8 @@ def _generate_batch(bb: Backbone, rows_ids: list[list[int]], prefix: tuple[int, 
 
     n_prefix, prefix_cache, cache_kw = prefix
     pad = bb.tokenizer.pad_token_id
+    if bb.weights == "gguf":
+        return _generate_gguf(bb, rows_ids, n_prefix, cfg, stop)
     width = max(len(r) for r in rows_ids) - n_prefix
     rows, masks = [], []
     for r in rows_ids:
@@ -199,6 +204,29 @@ def _generate_batch(bb: Backbone, rows_ids: list[list[int]], prefix: tuple[int, 
                                 top_p=cfg.top_p if cfg.do_sample else None, top_k=None,
                                 pad_token_id=pad, **kw)
     return gen[:, input_ids.shape[1]:], time.perf_counter() - t0
+
+
+def _generate_gguf(bb: Backbone, rows_ids: list[list[int]], n_prefix: int, cfg: GenConfig,
+                   stop: str | None) -> tuple[Any, float]:
+    """:func:`_generate_batch` for ``weights=gguf``: llama.cpp, one prompt at a time, greedy; the new tokens
+    padded into the same (batch x steps) form as transformers' ``generate`` gives (EOS kept, then padding)."""
+    import torch
+
+    from . import llamacpp
+
+    if cfg.do_sample:
+        raise XRBenchError("weights=gguf decodes greedily; use weights=fp32 for sampling")
+    tok = bb.tokenizer
+    eos = {t for t in (tok.eos_token_id, bb.model.token_eos()) if t is not None and t >= 0}  # both the GGUF's
+    stopped = (lambda new: stop in tok.decode(new, skip_special_tokens=True)) if stop else None
+    t0 = time.perf_counter()
+    new = llamacpp.generate_greedy(bb.model, rows_ids, n_prefix, cfg.max_new_tokens, eos, stopped)
+    dt = time.perf_counter() - t0
+    width = max((len(x) for x in new), default=0)
+    out = torch.full((len(new), width), tok.pad_token_id, dtype=torch.long)
+    for r, x in enumerate(new):
+        out[r, :len(x)] = torch.tensor(x, dtype=torch.long)
+    return out, dt
 
 
 def generate(bb: Backbone, prompts: Sequence[str], cfg: GenConfig, cache: GenerationCache | None = None,

@@ -25,7 +25,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-WEIGHT_FORMATS = ("fp32", "fp16", "int8", "int4")
+WEIGHT_FORMATS = ("fp32", "fp16", "int8", "int4", "gguf")  # gguf: the GGUF file itself, in llama.cpp (xrbench.llamacpp)
 INT4_GROUP = 32
 
 
@@ -117,6 +117,9 @@ def check_format(weights: str, device: str) -> None:
 
     if weights not in WEIGHT_FORMATS:
         raise XRBenchError(f"weights '{weights}' is not a weight format; choose one of {', '.join(WEIGHT_FORMATS)}")
+    if weights == "gguf" and device != "cpu":
+        raise XRBenchError(f"weights=gguf runs llama.cpp's CPU build; on {device} use weights=fp32 (bf16 "
+                           "autocast), or run with --device cpu")
     if weights != "fp32" and device != "cpu":
         raise XRBenchError(f"weights={weights} uses PyTorch's CPU kernels; on {device} use weights=fp32 (bf16 "
                            "autocast), or run with --device cpu")

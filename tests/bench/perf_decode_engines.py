@@ -2,11 +2,11 @@
 its own int8 kernels, on the same prompts and threads (issue 16: >= 42 tok/s at batch 1 on 2 threads, llama.cpp's
 pace on the same GGUF here). It answers whether the gap to the target is PyTorch's per-token overhead or the CPU.
 
-    python tests/bench/perf_decode_engines.py [--engines xrbench-fp32,xrbench-fp16,ct2-int8_float32,ct2-float32]
+    python tests/bench/perf_decode_engines.py [--engines xrbench-fp32,xrbench-fp16,xrbench-gguf,ct2-int8_float32,...]
         [--backbone smollm2-135m] [--prompts 8] [--max-new-tokens 32] [--threads 2] [--repeats 2]
 
 ``xrbench-<format>``: :func:`xrbench.generation.generate` at batch 1 with that weight format (no generation
-cache). ``ct2-<compute type>``: ``ctranslate2.Generator.generate_batch`` one prompt at a time (greedy,
+cache); ``xrbench-gguf`` is the GGUF file itself in llama.cpp (``weights=gguf``; skipped without llama-cpp-python). ``ct2-<compute type>``: ``ctranslate2.Generator.generate_batch`` one prompt at a time (greedy,
 ``sampling_topk=1``), on the backbone's dequantised weights converted once with CTranslate2's transformers
 converter (under ``$XRBENCH_CACHE/ct2``). CTranslate2 is not a dependency of xrbench: ``pip install
 ctranslate2`` to include its rows (they are skipped with a note otherwise). Prompts are the explainers' chat
@@ -17,6 +17,7 @@ texts equal the first row's. Run alone on an idle machine. One JSON line an engi
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import time
@@ -77,7 +78,7 @@ def run_ct2(a: argparse.Namespace, compute_type: str) -> tuple[list[str], float,
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--engines", default="xrbench-fp32,xrbench-fp16,ct2-int8_float32,ct2-float32")
+    ap.add_argument("--engines", default="xrbench-fp32,xrbench-fp16,xrbench-gguf,ct2-int8_float32,ct2-float32")
     ap.add_argument("--backbone", default="smollm2-135m")
     ap.add_argument("--prompts", type=int, default=8)
     ap.add_argument("--max-new-tokens", type=int, default=32)
@@ -101,9 +102,12 @@ def main() -> None:
                 continue
             texts, tps, extra = run_ct2(a, fmt)
         elif kind == "xrbench":
+            if fmt == "gguf" and importlib.util.find_spec("llama_cpp") is None:
+                print(json.dumps({**row, "skipped": "llama-cpp-python is not installed (pip install 'xrbench[llamacpp]')"}))
+                continue
             texts, tps, extra = run_xrbench(a, fmt)
         else:
-            raise SystemExit(f"unknown engine '{engine}': xrbench-<fp32|fp16|int8|int4> or ct2-<compute type>")
+            raise SystemExit(f"unknown engine '{engine}': xrbench-<fp32|fp16|int8|int4|gguf> or ct2-<compute type>")
         first = texts if first is None else first
         row.update(tokens_per_s=round(tps, 1), target_met=tps >= 42.0, **extra,
                    same_texts_as_first_row=f"{sum(x == y for x, y in zip(texts, first))}/{len(texts)}",
