@@ -69,9 +69,14 @@ def generate_greedy(llm: Any, prompts: Sequence[Sequence[int]], n_prefix: int, m
             raise XRBenchError(f"a prompt of {len(ids)} tokens plus {max_new_tokens} new ones exceeds llama.cpp's "
                                f"context of {n_ctx} tokens for this model; shorten the prompt (fewer shots or "
                                "history) or lower max_new_tokens")
-    llm.reset()
-    if n_prefix:
-        llm.eval(list(prompts[0][:n_prefix]))  # once; every prompt's suffix is evaluated after it
+    prefix = tuple(prompts[0][:n_prefix]) if n_prefix else None
+    if prefix is None or getattr(llm, "_xrbench_prefix", None) != prefix:
+        # the prefix alone, in one evaluation, once for as long as the following calls share it (the next
+        # batch of the same prompts); every prompt's suffix is evaluated after it
+        llm.reset()
+        if prefix is not None:
+            llm.eval(list(prefix))
+        llm._xrbench_prefix = prefix
     out: list[list[int]] = []
     for ids in prompts:
         llm.n_tokens = n_prefix  # cut the cache back to the shared prefix (generate() keeps the match)
